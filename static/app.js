@@ -1,0 +1,24 @@
+// Shows errors that htmx does not swap (4xx other than 422, 5xx, network) in one toast.
+(function () {
+  "use strict";
+  function toast(text) {
+    var box = document.getElementById("toast");
+    if (!box) return;
+    box.textContent = text;
+    box.hidden = false;
+    clearTimeout(box._timer);
+    box._timer = setTimeout(function () { box.hidden = true; }, 8000);
+  }
+  function messageOf(xhr) {
+    try {
+      var body = JSON.parse(xhr.responseText);
+      if (body && body.error && body.error.message) return body.error.message;
+    } catch (e) { /* an HTML fragment */ }
+    var div = document.createElement("div");
+    div.innerHTML = xhr.responseText || "";
+    return (div.textContent || "").trim() || "Request failed (" + xhr.status + ").";
+  }
+  document.addEventListener("htmx:responseError", function (e) { toast(messageOf(e.detail.xhr)); });
+  document.addEventListener("htmx:sendError", function () { toast("The vault could not be reached. Check your connection."); });
+  window.vaultToast = toast;
+})();

@@ -1,0 +1,83 @@
+"""Provider Secrets Vault: create_app() wires settings, database, keyring, auth and blueprints."""
+import logging
+import os
+
+from flask import Flask, redirect, request, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+from . import crypto, db, errors, filters, settings
+
+csrf = CSRFProtect()
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
+       "frame-ancestors 'none'")
+
+
+class StartupError(RuntimeError):
+    """The app cannot start with these settings; the message says which one to fix."""
+
+
+def create_app(config=None):
+    instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("VAULT_INSTANCE_PATH") or None
+    app = Flask(__name__, instance_path=instance and os.path.abspath(instance),
+                template_folder="../templates", static_folder="../static")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings.load(app, config)
+    try:
+        db.init_app(app)
+        with db.database.connection_context():
+            crypto.install(app)
+    except crypto.MasterKeyError as exc:
+        raise StartupError(str(exc)) from None
+    errors.init_app(app)
+    filters.init_app(app)
+    csrf.init_app(app)
+    _register_blueprints(app)
+    _rate_limits(app)
+    app.before_request(_bearer_or_csrf)
+    app.after_request(_security_headers)
+    app.add_url_rule("/", "home", lambda: redirect(url_for("secrets.index")))
+    from .cli import register as register_cli
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(app):
+    from . import auth
+    from .models.views import bp as models_bp
+    from .secrets.views import bp as secrets_bp
+    from .tokens.api import bp as tokens_api
+    from .tokens.views import bp as tokens_bp
+    auth.init_app(app)
+    for bp in (secrets_bp, models_bp, tokens_bp, tokens_api):
+        app.register_blueprint(bp)
+
+
+def _rate_limits(app):
+    """Per-app limiter so each app (and each test) counts on its own storage."""
+    limiter = Limiter(get_remote_address, app=app, storage_uri=app.config["RATELIMIT_STORAGE_URI"],
+                      strategy="moving-window")
+    failed = lambda response: response.status_code >= 400  # noqa: E731 - only failures count
+    for endpoint, limit in (("auth.login", "RATELIMIT_LOGIN"), ("auth.register", "RATELIMIT_REGISTER")):
+        view = app.view_functions[endpoint]
+        app.view_functions[endpoint] = limiter.limit(
+            app.config[limit], methods=["POST"], deduct_when=failed)(view)
+
+
+def _bearer_or_csrf():
+    from .auth import authenticate_bearer
+    if not authenticate_bearer():
+        csrf.protect()
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if request.endpoint != "static":  # pages and answers may show account data: never cache
+        headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,78 @@
+"""Who is asking: a browser session (server-side Session row) or a Bearer API token, never both."""
+import datetime as dt
+import hashlib
+
+from flask import g, redirect, request, session, url_for
+from flask_login import LoginManager
+
+from ..db import Session, User, utcnow
+from ..errors import Unauthorized, render_error
+from ..tokens import service as tokens
+
+login_manager = LoginManager()
+SESSION_IDLE_LIMIT = dt.timedelta(days=30)
+TOUCH_EVERY = dt.timedelta(minutes=5)
+
+
+def bearer_token():
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def session_digest(sid):
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+@login_manager.user_loader
+def load_from_session(user_id):
+    if bearer_token() is not None:  # a Bearer request is the token's alone
+        return None
+    sid = session.get("sid")
+    if not isinstance(sid, str):
+        return None
+    row = Session.select(Session, User).join(User).where(Session.id == session_digest(sid)).first()
+    now = utcnow()
+    if row is None or str(row.user_id) != user_id or now - row.last_seen_at > SESSION_IDLE_LIMIT:
+        return None
+    if now - row.last_seen_at > TOUCH_EVERY:
+        Session.update(last_seen_at=now).where(Session.id == row.id).execute()
+    g.session_id = row.id
+    return row.user
+
+
+def authenticate_bearer():
+    """Runs before every view: a Bearer request is decided here, by the token alone."""
+    g.pop("api_token", None)
+    token = bearer_token()
+    if token is None:
+        return False
+    row = tokens.authenticate(token)
+    if row is None:
+        raise Unauthorized("The API token is invalid, revoked or expired.")
+    g.api_token = row
+    return True
+
+
+@login_manager.request_loader
+def load_from_token(req):
+    row = g.get("api_token")
+    return row.user if row is not None else None
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    if request.path.startswith(("/api/", "/v1/")):
+        return render_error("unauthorized", Unauthorized.message, 401)
+    if request.headers.get("HX-Request") == "true":
+        return "", 401, {"HX-Redirect": url_for("auth.login")}
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def via_token():
+    return g.get("api_token") is not None
+
+
+def init_app(app):
+    login_manager.init_app(app)
+    from .views import bp
+    app.register_blueprint(bp)

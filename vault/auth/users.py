@@ -1,0 +1,43 @@
+"""Accounts and their server-side sessions."""
+import secrets
+
+import peewee as pw
+
+from .. import audit
+from ..db import Session, User, database
+from . import passwords, session_digest
+
+
+class EmailTaken(Exception):
+    pass
+
+
+def create_user(email, password):
+    try:
+        with database.atomic():
+            user = User.create(email=email.strip().lower(), password_hash=passwords.hash_password(password))
+            audit.record(user, "user.register", f"user:{user.id}")
+    except pw.IntegrityError:
+        raise EmailTaken() from None
+    return user
+
+
+def check_password(email, password):
+    """The user, or None; an unknown email and a wrong password are indistinguishable."""
+    user = User.get_or_none(User.email == (email or "").strip().lower())
+    if not passwords.verify(user.password_hash if user else None, password):
+        return None
+    if passwords.needs_rehash(user.password_hash):
+        User.update(password_hash=passwords.hash_password(password)).where(User.id == user.id).execute()
+    return user
+
+
+def open_session(user, user_agent):
+    """Returns the random session id for the cookie; the database keeps only its hash."""
+    sid = secrets.token_urlsafe(32)
+    Session.create(id=session_digest(sid), user=user, user_agent=(user_agent or "")[:255])
+    return sid
+
+
+def close_session(session_id):
+    Session.delete().where(Session.id == session_id).execute()

@@ -1,0 +1,74 @@
+"""Command line (DESIGN §5): `flask --app app <command> --help`."""
+import click
+from flask.cli import with_appcontext
+
+from . import audit, crypto, db
+from .db import User, database
+from .settings import new_master_key
+
+
+@click.command("init-db", help="Create the tables and run pending migrations (safe to repeat).")
+@with_appcontext
+def init_db():
+    with database.connection_context():
+        version = db.migrate()
+    click.echo(f"Database ready (schema version {version}).")
+
+
+@click.command("create-user", help="Create an account. The password is asked for, or read from stdin.")
+@click.argument("email")
+@click.password_option(prompt="Password", confirmation_prompt=True)
+@with_appcontext
+def create_user(email, password):
+    from .auth.users import EmailTaken, create_user as create
+    if len(password) < 10:
+        raise click.ClickException("Use a password of at least 10 characters.")
+    with database.connection_context():
+        try:
+            user = create(email, password)
+        except EmailTaken:
+            raise click.ClickException(f"An account for {email.lower()} already exists.") from None
+    click.echo(f"Created user {user.email} (id {user.id}).")
+
+
+@click.command("create-token", help="Create an API token for EMAIL and print it (shown only once).")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True, help="A label to recognise the token by.")
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), help="Expire after this many days.")
+@with_appcontext
+def create_token(email, name, expires_in_days):
+    from .tokens import service
+    with database.connection_context():
+        user = User.get_or_none(User.email == email.strip().lower())
+        if user is None:
+            raise click.ClickException(f"No account for {email}.")
+        _, token = service.issue(user, name, expires_in_days)
+    click.echo(token)
+
+
+@click.command("generate-master-key", help="Print a new master key for VAULT_MASTER_KEYS.")
+@with_appcontext
+def generate_master_key():
+    click.echo(new_master_key())
+
+
+@click.command("rotate-master-key",
+               help="Re-encrypt every stored key under the first key of VAULT_MASTER_KEYS, all or nothing.")
+@with_appcontext
+def rotate_master_key():
+    from .rotation import rotate_all
+    with database.connection_context():
+        try:
+            moved, total = rotate_all(crypto.keyring())
+        except crypto.DecryptError as exc:
+            raise click.ClickException(f"{exc}; nothing was changed.") from None
+        audit.record(None, "master_key.rotate", f"values:{moved}")
+    click.echo(f"Re-encrypted {moved} of {total} stored values under the first master key.")
+
+
+COMMANDS = [init_db, create_user, create_token, generate_master_key, rotate_master_key]
+
+
+def register(app):
+    for command in COMMANDS:
+        app.cli.add_command(command)

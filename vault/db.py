@@ -1,0 +1,217 @@
+"""The database: Peewee proxy, records of DESIGN §1, scoped query helpers, schema migrations,
+and one connection per request (pooled), closed in an idempotent teardown."""
+import datetime as dt
+import uuid
+
+import peewee as pw  # the prefix keeps Peewee's Model apart from LLMModel
+from playhouse import db_url
+from playhouse.migrate import SchemaMigrator
+
+from .errors import NotFound
+
+database = pw.DatabaseProxy()
+
+
+def utcnow():
+    """Naive UTC, the same on SQLite and PostgreSQL; JSON adds the Z."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+    @classmethod
+    def owned_by(cls, user):
+        return cls.select().where(cls.user == user)
+
+    @classmethod
+    def get_owned_or_404(cls, user, *where):
+        """Another user's row looks exactly like a missing one."""
+        row = cls.owned_by(user).where(*where).first()
+        if row is None:
+            raise NotFound()
+        return row
+
+
+class User(BaseModel):
+    email = pw.CharField(max_length=254, unique=True)  # stored lower-case
+    password_hash = pw.CharField(max_length=255)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    # Flask-Login's protocol; the session id lives in the cookie, the user id is only a hint.
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self):
+        return str(self.id)
+
+
+class Session(BaseModel):
+    """Server side of a login. The cookie holds a random id; only its SHA-256 is stored here."""
+    id = pw.CharField(primary_key=True, max_length=64)
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    created_at = pw.DateTimeField(default=utcnow)
+    last_seen_at = pw.DateTimeField(default=utcnow)
+    user_agent = pw.CharField(max_length=255, default="")
+
+
+class ApiToken(BaseModel):
+    user = pw.ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    name = pw.CharField(max_length=100)
+    token_hash = pw.CharField(max_length=64, unique=True)
+    prefix = pw.CharField(max_length=16)
+    created_at = pw.DateTimeField(default=utcnow)
+    last_used_at = pw.DateTimeField(null=True)
+    revoked_at = pw.DateTimeField(null=True)
+    expires_at = pw.DateTimeField(null=True)
+
+
+class ProviderSecret(BaseModel):
+    user = pw.ForeignKeyField(User, backref="secrets", on_delete="CASCADE")
+    provider = pw.CharField(max_length=32)
+    api_key_encrypted = pw.TextField()
+    key_preview = pw.CharField(max_length=32)  # "sk-…9f2c", set at write time so lists never decrypt
+    fingerprint = pw.CharField(max_length=16)
+    version = pw.IntegerField(default=1)
+    expires_at = pw.DateTimeField(null=True)
+    last_used_at = pw.DateTimeField(null=True)
+    last_checked_at = pw.DateTimeField(null=True)
+    last_check_status = pw.CharField(max_length=32, null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user", "provider"), True),)
+
+    @property
+    def aad(self):
+        return f"{self.user_id}|{self.provider}"
+
+
+class LLMModel(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=36, default=lambda: str(uuid.uuid4()))
+    user = pw.ForeignKeyField(User, backref="models", null=True, on_delete="CASCADE")  # null: shared
+    name = pw.CharField(max_length=100)
+    provider = pw.CharField(max_length=32)
+    model_id = pw.CharField(max_length=200)
+    base_url = pw.CharField(max_length=500)
+    auth_type = pw.CharField(max_length=16)
+    api_key_encrypted = pw.TextField(null=True)
+    key_preview = pw.CharField(max_length=32, null=True)
+    supports_streaming = pw.BooleanField(default=True)
+    supports_tools = pw.BooleanField(default=False)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "llm_model"
+        indexes = ((("user", "name"), True),)
+
+    @property
+    def aad(self):
+        return self.id
+
+    @classmethod
+    def visible_to(cls, user):
+        """Reads: the user's own models and the shared catalog."""
+        return cls.select().where((cls.user == user) | cls.user.is_null())
+
+
+class UsageRecord(BaseModel):
+    user = pw.ForeignKeyField(User, on_delete="CASCADE")
+    model = pw.CharField(max_length=36)  # the model's id; history outlives a deleted model
+    key_source = pw.CharField(max_length=16)
+    provider = pw.CharField(max_length=32)
+    day = pw.DateField()
+    requests = pw.IntegerField(default=0)
+    prompt_tokens = pw.BigIntegerField(default=0)
+    completion_tokens = pw.BigIntegerField(default=0)
+    errors = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("user", "model", "key_source", "day"), True),)
+
+
+class AuditEvent(BaseModel):
+    """Who did what to which subject, and how it went. Never key material."""
+    user = pw.ForeignKeyField(User, null=True, on_delete="CASCADE")
+    action = pw.CharField(max_length=32)
+    subject = pw.CharField(max_length=120)
+    at = pw.DateTimeField(default=utcnow, index=True)
+    outcome = pw.CharField(max_length=32, default="ok")
+    ip = pw.CharField(max_length=64, null=True)
+    version = pw.IntegerField(null=True)
+
+
+class VaultMeta(BaseModel):
+    """Small facts about the database itself: schema version, master-key check value."""
+    key = pw.CharField(primary_key=True, max_length=64)
+    value = pw.TextField()
+
+    @classmethod
+    def read(cls, key):
+        row = cls.get_or_none(cls.key == key)
+        return row.value if row else None
+
+    @classmethod
+    def write(cls, key, value):
+        cls.insert(key=key, value=value).on_conflict(
+            conflict_target=[cls.key], update={cls.value: value}).execute()
+
+
+MODELS = [User, Session, ApiToken, ProviderSecret, LLMModel, UsageRecord, AuditEvent, VaultMeta]
+
+# Each step takes a playhouse SchemaMigrator and brings the schema up by one version. Append
+# only: a deployed database has run the earlier ones. A new database starts at the last version.
+MIGRATIONS = []
+
+
+def migrate():
+    """Create missing tables, then run the migration steps this database has not seen."""
+    with database.atomic():
+        fresh = not database.table_exists(VaultMeta._meta.table_name)
+        database.create_tables(MODELS, safe=True)
+        current = len(MIGRATIONS) if fresh else int(VaultMeta.read("schema_version") or 0)
+        migrator = SchemaMigrator.from_database(database.obj)
+        for version, step in enumerate(MIGRATIONS[current:], current + 1):
+            step(migrator)
+            current = version
+        VaultMeta.write("schema_version", str(current))
+    return current
+
+
+def write_txn():
+    """A read-then-write transaction. On SQLite it takes the write lock up front, so two
+    writers queue on the busy timeout instead of failing with 'database is locked'."""
+    if isinstance(database.obj, pw.SqliteDatabase):
+        return database.atomic("IMMEDIATE")
+    return database.atomic()
+
+
+def connect_database(url):
+    scheme, sep, rest = url.partition("://")
+    if scheme == "sqlite":
+        return db_url.connect(
+            f"sqlite+pool://{rest}", max_connections=64, stale_timeout=600, timeout=10,
+            check_same_thread=False,
+            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000,
+                     "synchronous": "normal"})
+    if scheme in ("postgres", "postgresql"):
+        return db_url.connect(f"postgresql+pool://{rest}", max_connections=64, stale_timeout=300)
+    return db_url.connect(url)
+
+
+def init_app(app):
+    database.initialize(connect_database(app.config["DATABASE_URL"]))
+    with database.connection_context():
+        migrate()
+    app.teardown_appcontext(close_connection)
+
+
+def close_connection(exc=None):
+    # Idempotent: a streamed response tears down twice, and a pooled close only returns it.
+    if not database.is_closed():
+        database.close()

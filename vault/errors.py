@@ -1,0 +1,108 @@
+"""Errors with a code and a status. One handler renders each as JSON (API), a small alert
+fragment (htmx) or a page, and never shows a traceback or a stored key."""
+import logging
+import traceback
+
+import peewee as pw
+from flask import jsonify, render_template, request
+from markupsafe import escape
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class VaultError(Exception):
+    code = "bad_request"
+    status = 400
+    message = "The request could not be processed."
+
+    def __init__(self, message=None, code=None, status=None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.code = code or self.code
+        self.status = status or self.status
+
+    def to_dict(self):
+        return {"code": self.code, "message": self.message}
+
+
+class BadRequest(VaultError):
+    code, status = "invalid_request", 400
+
+
+class NotFound(VaultError):
+    code, status, message = "not_found", 404, "Not found."
+
+
+class Conflict(VaultError):
+    code, status = "conflict", 409
+
+
+class Unauthorized(VaultError):
+    code, status, message = "unauthorized", 401, "Sign in, or send Authorization: Bearer <api token>."
+
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
+              429: "rate_limited"}
+
+
+def wants_json():
+    path = request.path
+    return path.startswith(("/api/", "/v1/")) or request.accept_mimetypes.best == "application/json"
+
+
+def render_error(code, message, status):
+    if wants_json():
+        body = {"error": {"code": code, "message": message}}
+        if request.path.startswith("/v1/"):  # OpenAI's clients read type and param too
+            body["error"].update(type=_openai_type(status), param=None)
+        return jsonify(body), status
+    if request.headers.get("HX-Request") == "true":
+        return render_template("_error_fragment.html", message=message, status=status), status
+    try:
+        return render_template("error.html", message=message, status=status), status
+    except Exception:  # the layout needs the user and the database; this page must not
+        return f"<!doctype html><title>{status}</title><p>{escape(message)}</p>", status
+
+
+def _openai_type(status):
+    return {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+            404: "not_found_error", 429: "rate_limit_error"}.get(status, "api_error")
+
+
+def _http_message(exc):
+    if exc.code == 413:
+        limit = request.max_content_length or 0
+        return f"The request body is larger than the {limit // 1024} KiB this server accepts."
+    if exc.code == 429:
+        return "Too many attempts; wait a minute and try again."
+    return exc.description or exc.name
+
+
+def init_app(app):
+    @app.errorhandler(VaultError)
+    def vault_error(exc):
+        return render_error(exc.code, exc.message, exc.status)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return render_error("csrf_failed", "The CSRF token is missing or stale; reload the page.", 403)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        return render_error(HTTP_CODES.get(exc.code, "http_error"), _http_message(exc), exc.code)
+
+    @app.errorhandler(pw.OperationalError)
+    @app.errorhandler(pw.InterfaceError)
+    def database_down(exc):
+        log.error("database unavailable: %s", type(exc).__name__)
+        return render_error("database_unavailable", "The database is unavailable; try again shortly.", 503)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        # Frames only: an exception's message may quote data we must not log.
+        log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, request.path,
+                  "".join(traceback.format_tb(exc.__traceback__)))
+        return render_error("internal_error", "Something went wrong on our side.", 500)

@@ -1,0 +1,23 @@
+"""Jinja filters for pages: relative times."""
+from .db import utcnow
+
+
+def ago(value):
+    if value is None:
+        return "never"
+    seconds = int((utcnow() - value).total_seconds())
+    if seconds < 0:
+        return _span(-seconds, "in {}")
+    return "just now" if seconds < 45 else _span(seconds, "{} ago")
+
+
+def _span(seconds, pattern):
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = round(seconds / size)
+            return pattern.format(f"{n} {unit}{'s' if n != 1 else ''}")
+    return pattern.format(f"{seconds} seconds")
+
+
+def init_app(app):
+    app.jinja_env.filters["ago"] = ago

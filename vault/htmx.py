@@ -1,0 +1,20 @@
+"""Small helpers for answering htmx requests."""
+from flask import make_response, render_template, request
+
+
+def is_htmx():
+    return request.headers.get("HX-Request") == "true"
+
+
+def page_or_fragment(page, fragment, status=200, **ctx):
+    """One URL, two renderings: the fragment for htmx, the whole page otherwise."""
+    response = make_response(render_template(fragment if is_htmx() else page, **ctx), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def fragment(template, status=200, trigger=None, **ctx):
+    response = make_response(render_template(template, **ctx), status)
+    if trigger:
+        response.headers["HX-Trigger"] = trigger
+    return response

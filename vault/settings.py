@@ -1,0 +1,71 @@
+"""Settings from the environment (DESIGN §6), and the dev secrets generated into instance/."""
+import base64
+import logging
+import os
+import secrets
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "DATABASE_URL": None,  # filled in with sqlite:///<instance>/vault.db
+    "VAULT_MASTER_KEYS": None,
+    "SECRET_KEY": None,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_LOGIN": "5 per minute",
+    "RATELIMIT_REGISTER": "20 per hour",
+    "VAULT_BASE_URL_POLICY": "any",
+    "VAULT_UPSTREAM_TIMEOUT": 60.0,
+    "VAULT_PROVIDER_BASE_URLS": "",
+    "SESSION_COOKIE_SECURE": False,
+    "MAX_CONTENT_LENGTH": 512 * 1024,
+}
+ENV_TYPES = {"VAULT_UPSTREAM_TIMEOUT": float, "MAX_CONTENT_LENGTH": int,
+             "SESSION_COOKIE_SECURE": lambda v: v.lower() in ("1", "true", "yes", "on")}
+ENV_NAMES = {"MAX_CONTENT_LENGTH": "VAULT_MAX_BODY_BYTES"}
+
+
+def load(app, overrides):
+    """Defaults, then the environment, then the caller's overrides; dev secrets last."""
+    cfg = app.config
+    cfg.update(DEFAULTS)
+    for name in DEFAULTS:
+        raw = os.environ.get(ENV_NAMES.get(name, name))
+        if raw not in (None, ""):
+            cfg[name] = ENV_TYPES.get(name, str)(raw)
+    cfg.update(overrides or {})
+    cfg.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_CHECK_DEFAULT=False,  # one before_request decides: Bearer skips, the rest is checked
+        WTF_CSRF_TIME_LIMIT=None,      # the token lives as long as the session
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    if not cfg["DATABASE_URL"]:
+        cfg["DATABASE_URL"] = f"sqlite:///{_instance(app) / 'vault.db'}"
+    if not cfg["SECRET_KEY"]:
+        cfg["SECRET_KEY"] = _generated(app, "secret_key", lambda: secrets.token_urlsafe(48), "SECRET_KEY")
+    if not cfg["VAULT_MASTER_KEYS"]:
+        cfg["VAULT_MASTER_KEYS"] = _generated(app, "master.key", new_master_key, "VAULT_MASTER_KEYS")
+
+
+def new_master_key():
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
+def _instance(app):
+    path = Path(app.instance_path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _generated(app, filename, make, variable):
+    """Read or create a 0600 file in instance/: fine for one developer, wrong for production."""
+    path = _instance(app) / filename
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(make() + "\n")
+    log.warning("%s is not set: using the development value in %s. "
+                "Production must set %s (and back it up).", variable, path, variable)
+    return path.read_text().strip()

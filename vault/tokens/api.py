@@ -1,0 +1,37 @@
+"""/api/tokens: the JSON twin of the tokens page. Session only: a token cannot mint tokens."""
+from flask import Blueprint, jsonify
+from flask_login import current_user, login_required
+
+from ..auth import via_token
+from ..errors import VaultError
+from ..validate import json_body, optional_int, required_str
+from . import service
+
+bp = Blueprint("tokens_api", __name__, url_prefix="/api/tokens")
+
+
+@bp.before_request
+@login_required
+def session_only():
+    if via_token():
+        raise VaultError("API tokens are managed from a signed-in browser session.",
+                         "session_required", 403)
+
+
+@bp.get("")
+def index():
+    return jsonify(tokens=[service.as_json(t) for t in service.listed(current_user)])
+
+
+@bp.post("")
+def create():
+    body = json_body(allowed={"name", "expires_in_days"})
+    days = optional_int(body, "expires_in_days", 1, 3650)
+    row, token = service.issue(current_user, required_str(body, "name", 100), days)
+    return jsonify(token=token, **service.as_json(row)), 201
+
+
+@bp.delete("/<int:token_id>")
+def delete(token_id):
+    service.revoke(current_user, token_id)
+    return "", 204
