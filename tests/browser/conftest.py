@@ -1,0 +1,59 @@
+"""A live server on loopback and Playwright driving Debian's Chromium (never a downloaded one)."""
+import os
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path():
+    for candidate in (os.environ.get("VAULT_CHROMIUM"), "/usr/bin/chromium",
+                      shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    if path is None:
+        reason = "no Chromium found (apt-get install chromium, or set VAULT_CHROMIUM)"
+        if os.environ.get("VAULT_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"VAULT_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors = []
+
+    def on_console(msg):  # our deliberate 401/409/422 answers are not page errors; the rest are
+        if msg.type == "error" and not any(f"status of {s}" in msg.text for s in (401, 409, 422)):
+            errors.append(msg.text)
+    page.on("console", on_console)
+    page.console_errors = errors
+    yield page
+    context.close()
+

@@ -1,0 +1,58 @@
+"""Fixtures per STYLE.md: an app on a temp SQLite file (or a fresh PostgreSQL schema when
+TEST_DATABASE_URL is set), a signed-in client with CSRF on. Plain helpers are in helpers.py."""
+import contextlib
+
+import pytest
+
+from vault import create_app
+from vault.db import database
+from vault.settings import new_master_key
+
+from .helpers import close_pool, database_url, make_user, sign_in
+
+
+@pytest.fixture
+def master_key():
+    return new_master_key()
+
+
+@pytest.fixture
+def app_config(tmp_path, master_key):
+    return {"TESTING": True, "DATABASE_URL": database_url(tmp_path), "VAULT_MASTER_KEYS": master_key,
+            "SECRET_KEY": "test-secret", "RATELIMIT_STORAGE_URI": "memory://",
+            "INSTANCE_PATH": str(tmp_path / "instance")}
+
+
+@pytest.fixture
+def app(app_config):
+    yield create_app(app_config)
+    close_pool()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def ada(app, client):
+    make_user(app, "ada@example.com")
+    return sign_in(client, "ada@example.com")
+
+
+@pytest.fixture
+def bob(app):
+    make_user(app, "bob@example.com")
+    return sign_in(app.test_client(), "bob@example.com")
+
+
+@pytest.fixture
+def db(app):
+    """Short database blocks between client calls: `with db(): ...`. No app context is held
+    across requests: Flask would share it, and `g`, with every request made inside it."""
+    @contextlib.contextmanager
+    def block():
+        with app.app_context(), database.connection_context():
+            yield
+    return block
+

@@ -1,0 +1,60 @@
+"""Helpers shared by the tests (fixtures live in conftest.py)."""
+import os
+import re
+
+import peewee as pw
+
+from vault.db import database
+
+PASSWORD = "correct horse battery"
+
+
+def wipe_postgres(url):
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+def database_url(tmp_path):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        wipe_postgres(url)
+        return url
+    return f"sqlite:///{tmp_path}/vault.db"
+
+def close_pool():
+    if isinstance(database.obj, pw.Database) and hasattr(database.obj, "close_all"):
+        database.obj.close_all()
+
+def csrf_from(response):
+    match = re.search(r'name="csrf-token" content="([^"]+)"', response.get_data(as_text=True))
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+def make_user(app, email, password=PASSWORD):
+    from vault.auth.users import create_user
+    with app.app_context(), database.connection_context():
+        return create_user(email, password)
+
+def sign_in(client, email, password=PASSWORD):
+    """Through the real form; afterwards unsafe requests carry X-CSRFToken as hx-headers would."""
+    response = client.post("/login", data={"email": email, "password": password,
+                                           "csrf_token": csrf_from(client.get("/login"))})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    client.environ_base["HTTP_X_CSRFTOKEN"] = csrf_from(client.get("/tokens"))
+    return client
+
+def token_for(app, email, name="test"):
+    from vault.db import User
+    from vault.tokens import service
+    with app.app_context(), database.connection_context():
+        return service.issue(User.get(User.email == email), name)[1]
+
+
+def register(page, email="ada@example.com", password=PASSWORD):
+    page.goto("/register")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Repeat password").fill(password)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url("**/secrets")
