@@ -7,7 +7,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
-from . import crypto, db, errors, filters, settings
+from . import crypto, db, errors, filters, providers, settings
 
 csrf = CSRFProtect()
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -26,10 +26,11 @@ def create_app(config=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.load(app, config)
     try:
+        providers.init_app(app)
         db.init_app(app)
         with db.database.connection_context():
             crypto.install(app)
-    except crypto.MasterKeyError as exc:
+    except ValueError as exc:  # MasterKeyError included: each message names its setting
         raise StartupError(str(exc)) from None
     errors.init_app(app)
     filters.init_app(app)
@@ -46,13 +47,12 @@ def create_app(config=None):
 
 def _register_blueprints(app):
     from . import auth
-    from .models.views import bp as models_bp
-    from .secrets.views import bp as secrets_bp
-    from .tokens.api import bp as tokens_api
-    from .tokens.views import bp as tokens_bp
+    from .models import api as models_api, views as models_views
+    from .secrets import api as secrets_api, views as secrets_views
+    from .tokens import api as tokens_api, views as tokens_views
     auth.init_app(app)
-    for bp in (secrets_bp, models_bp, tokens_bp, tokens_api):
-        app.register_blueprint(bp)
+    for module in (secrets_views, secrets_api, models_views, models_api, tokens_views, tokens_api):
+        app.register_blueprint(module.bp)
 
 
 def _rate_limits(app):

@@ -1,0 +1,91 @@
+"""The provider registry (DESIGN §2): pure data, one frozen entry per provider."""
+from dataclasses import dataclass
+
+from flask import current_app
+
+AUTH_TYPES = ("bearer", "x-api-key", "api-key", "none")
+WIRES = ("openai", "anthropic")
+
+
+@dataclass(frozen=True)
+class Provider:
+    id: str
+    label: str
+    base_url: str            # what the provider's own SDK takes; "" where the user must give one
+    auth_type: str           # bearer | x-api-key | api-key | none
+    wire: str                # openai | anthropic: which adapter speaks to it
+    key_prefix: str = ""     # for a gentle format hint; never enforced
+    popular_models: tuple = ()
+    keys_url: str = ""       # where to create a key
+
+    @property
+    def models_path(self):
+        """The models-list endpoint, relative to the base URL: how a key is checked."""
+        return "/v1/models" if self.wire == "anthropic" else "/models"
+
+    def key_hint(self, key):
+        """A warning sentence when a key does not look like this provider's, else None."""
+        if self.key_prefix and not key.startswith(self.key_prefix):
+            return f"{self.label} keys usually start with {self.key_prefix}"
+        return None
+
+
+PROVIDERS = {p.id: p for p in (
+    Provider("openai", "OpenAI", "https://api.openai.com/v1", "bearer", "openai", "sk-",
+             ("gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini", "o3-mini"),
+             "https://platform.openai.com/api-keys"),
+    Provider("anthropic", "Anthropic", "https://api.anthropic.com", "x-api-key", "anthropic", "sk-ant-",
+             ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"),
+             "https://console.anthropic.com/settings/keys"),
+    Provider("huggingface", "Hugging Face", "https://router.huggingface.co/v1", "bearer", "openai", "hf_",
+             ("meta-llama/Llama-3.3-70B-Instruct", "Qwen/Qwen2.5-72B-Instruct", "deepseek-ai/DeepSeek-R1"),
+             "https://huggingface.co/settings/tokens"),
+    Provider("google", "Google Gemini", "https://generativelanguage.googleapis.com/v1beta/openai", "bearer",
+             "openai", "AIza", ("gemini-2.5-flash", "gemini-2.5-pro"), "https://aistudio.google.com/apikey"),
+    Provider("mistral", "Mistral", "https://api.mistral.ai/v1", "bearer", "openai", "",
+             ("mistral-large-latest", "mistral-small-latest", "codestral-latest"),
+             "https://console.mistral.ai/api-keys"),
+    Provider("groq", "Groq", "https://api.groq.com/openai/v1", "bearer", "openai", "gsk_",
+             ("llama-3.3-70b-versatile", "llama-3.1-8b-instant"), "https://console.groq.com/keys"),
+    Provider("together", "Together AI", "https://api.together.xyz/v1", "bearer", "openai", "",
+             ("meta-llama/Llama-3.3-70B-Instruct-Turbo", "Qwen/Qwen2.5-72B-Instruct-Turbo"),
+             "https://api.together.ai/settings/api-keys"),
+    Provider("openrouter", "OpenRouter", "https://openrouter.ai/api/v1", "bearer", "openai", "sk-or-",
+             ("openai/gpt-4o", "anthropic/claude-sonnet-4.5", "meta-llama/llama-3.3-70b-instruct"),
+             "https://openrouter.ai/settings/keys"),
+    Provider("deepseek", "DeepSeek", "https://api.deepseek.com/v1", "bearer", "openai", "sk-",
+             ("deepseek-chat", "deepseek-reasoner"), "https://platform.deepseek.com/api_keys"),
+    Provider("xai", "xAI", "https://api.x.ai/v1", "bearer", "openai", "xai-",
+             ("grok-4", "grok-3-mini"), "https://console.x.ai"),
+    Provider("azure", "Azure OpenAI", "https://{resource}.openai.azure.com/openai/v1", "api-key", "openai", "",
+             ("gpt-4o", "gpt-4o-mini")),
+    Provider("ollama", "Ollama (local)", "http://localhost:11434/v1", "none", "openai", "",
+             ("llama3.2", "qwen2.5", "mistral")),
+    Provider("custom", "Custom (OpenAI-compatible)", "", "bearer", "openai", ""),
+)}
+
+
+def get(provider_id):
+    """The registry entry, or None for an unknown id."""
+    return PROVIDERS.get(provider_id) if isinstance(provider_id, str) else None
+
+
+def base_url_for(provider_id):
+    """The default base URL, after VAULT_PROVIDER_BASE_URLS overrides."""
+    overrides = current_app.extensions.get("vault.base_urls", {})
+    return overrides.get(provider_id) or PROVIDERS[provider_id].base_url
+
+
+def parse_overrides(text):
+    """`openai=https://proxy.corp/v1,anthropic=…` → {"openai": "https://proxy.corp/v1", …}."""
+    overrides = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        name, _, url = part.partition("=")
+        if name.strip() not in PROVIDERS or not url.strip().startswith(("http://", "https://")):
+            raise ValueError(f"VAULT_PROVIDER_BASE_URLS: '{part}' is not provider=http(s)://url")
+        overrides[name.strip()] = url.strip().rstrip("/")
+    return overrides
+
+
+def init_app(app):
+    app.extensions["vault.base_urls"] = parse_overrides(app.config["VAULT_PROVIDER_BASE_URLS"])

@@ -1,0 +1,155 @@
+"""Which key a request uses (DESIGN §1): the model's own key, else the user's provider secret,
+else none for auth_type "none", else a clear error. The one place that decrypts stored keys.
+
+It runs on every chat request, so the lookup is one SQL statement written once and executed with
+parameters (Peewee would spend ~170 µs building it each time), and `last_used_at` is written at
+most once a minute per secret."""
+import datetime as dt
+from dataclasses import dataclass
+
+from . import crypto, providers
+from .db import LLMModel, ProviderSecret, database, utcnow
+from .errors import NotFound, VaultError
+
+TOUCH_EVERY = dt.timedelta(minutes=1)
+
+
+class MissingApiKey(VaultError):
+    code, status = "missing_api_key", 400
+
+
+class ExpiredApiKey(VaultError):
+    code, status = "expired_api_key", 400
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Everything an adapter needs to call a provider. `key` prints as ***."""
+    provider: str
+    base_url: str
+    auth_type: str
+    key: crypto.Plaintext | None
+    key_source: str                  # model | provider_secret | none
+    upstream_model: str | None = None
+    model_id: str | None = None      # our LLMModel id
+    name: str | None = None
+
+    @property
+    def wire(self):
+        return providers.PROVIDERS[self.provider].wire
+
+    @property
+    def label(self):
+        return providers.PROVIDERS[self.provider].label
+
+
+_COLUMNS = ("m.id, m.name, m.provider, m.model_id, m.base_url, m.auth_type, m.api_key_encrypted, "
+            "s.id, s.api_key_encrypted, s.expires_at, s.last_used_at")
+_FROM = ("FROM llm_model m LEFT JOIN provider_secret s ON s.user_id = {p} AND s.provider = m.provider "
+         "WHERE (m.user_id = {p} OR m.user_id IS NULL) AND m.{by} = {p} "
+         "ORDER BY m.user_id IS NULL LIMIT 1")  # the user's own model wins over a shared namesake
+_TOUCH = ("UPDATE provider_secret SET last_used_at = {p} WHERE id = {p} "
+          "AND (last_used_at IS NULL OR last_used_at < {p})")
+_sql = {}
+
+
+def _statement(name):
+    """The SQL for this database's parameter style, built once."""
+    key = (name, database.param)
+    if key not in _sql:
+        p = database.param
+        _sql[key] = {"by_id": f"SELECT {_COLUMNS} {_FROM.format(p=p, by='id')}",
+                     "by_name": f"SELECT {_COLUMNS} {_FROM.format(p=p, by='name')}",
+                     "touch": _TOUCH.format(p=p)}[name]
+    return _sql[key]
+
+
+def resolve(user, model_ref, by="id"):
+    """The Target for one of the user's models (own or shared), by id or by name."""
+    uid = user.id
+    row = database.execute_sql(_statement(f"by_{by}"), (uid, uid, model_ref)).fetchone()
+    if row is None:
+        raise NotFound("No such model.")
+    model_id, name, provider, upstream, base_url, auth_type, own_blob, sid, blob, expires, used = row
+    common = dict(provider=provider, base_url=base_url, auth_type=auth_type,
+                  upstream_model=upstream, model_id=model_id, name=name)
+    if own_blob:
+        return Target(key=crypto.decrypt(own_blob, model_id, f"model {model_id}"), key_source="model", **common)
+    now = utcnow()
+    expired = sid is not None and expires is not None and _when(expires) <= now
+    if sid is not None and not expired:
+        _touch(sid, _when(used), now)
+        key = crypto.decrypt(blob, f"{uid}|{provider}", f"{provider} provider secret")
+        return Target(key=key, key_source="provider_secret", **common)
+    if auth_type == "none":
+        return Target(key=None, key_source="none", **common)
+    raise _no_key(provider, expired)
+
+
+def resolve_by_name_or_id(user, ref):
+    """For the OpenAI-compatible `model` field: a model name, or its UUID."""
+    try:
+        return resolve(user, ref, by="name")
+    except NotFound:
+        return resolve(user, ref, by="id")
+
+
+def resolve_unsaved(user, provider, base_url, auth_type, api_key=None, upstream_model=None):
+    """For "test connection" before saving: the key typed in the form, else the provider secret."""
+    common = dict(provider=provider, base_url=base_url, auth_type=auth_type, upstream_model=upstream_model)
+    if api_key:
+        return Target(key=crypto.Plaintext(api_key), key_source="model", **common)
+    secret = ProviderSecret.owned_by(user).where(ProviderSecret.provider == provider).first()
+    if secret is not None and not _expired(secret):
+        return Target(key=_open_secret(secret), key_source="provider_secret", **common)
+    if auth_type == "none":
+        return Target(key=None, key_source="none", **common)
+    raise _no_key(provider, secret is not None)
+
+
+def resolve_secret(secret):
+    """For a provider secret's health check: its own key against the provider's default URL."""
+    entry = providers.PROVIDERS[secret.provider]
+    return Target(provider=secret.provider, base_url=providers.base_url_for(secret.provider),
+                  auth_type=entry.auth_type, key=_open_secret(secret), key_source="provider_secret")
+
+
+def model_key_preview(user, model, secret_previews):
+    """What the models page shows: which key a model will use, without decrypting anything."""
+    if model.api_key_encrypted:
+        return "model", model.key_preview
+    secret = secret_previews.get(model.provider)
+    if secret is not None and not _expired(secret):
+        return "provider_secret", secret.key_preview
+    if model.auth_type == "none":
+        return "none", None
+    return ("expired" if secret is not None else "missing"), None
+
+
+def _open_secret(secret):
+    return crypto.decrypt(secret.api_key_encrypted, secret.aad, f"{secret.provider} provider secret")
+
+
+def _expired(secret):
+    return secret.expires_at is not None and secret.expires_at <= utcnow()
+
+
+def _touch(secret_id, last_used, now):
+    if last_used is None or now - last_used >= TOUCH_EVERY:
+        database.execute_sql(_statement("touch"), (now, secret_id, now - TOUCH_EVERY))
+
+
+def _when(value):
+    """SQLite hands back text, PostgreSQL a datetime."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(value)
+
+
+def _no_key(provider, expired):
+    label = providers.PROVIDERS[provider].label if provider in providers.PROVIDERS else provider
+    if expired:
+        return ExpiredApiKey(f"The {label} provider secret has expired: rotate it on the Secrets page "
+                             f"(/secrets) or give the model its own key.")
+    return MissingApiKey(f"No API key for {label}: add a {label} provider secret on the Secrets page "
+                         f"(/secrets) or give the model its own key.")
