@@ -10,6 +10,8 @@ from vault.settings import new_master_key
 
 from .helpers import close_pool, database_url, make_user, sign_in
 
+pytest_plugins = ["tests.fake_provider"]  # its fixtures: a real HTTP provider on 127.0.0.1
+
 
 @pytest.fixture
 def master_key():
