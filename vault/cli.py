@@ -66,7 +66,22 @@ def rotate_master_key():
     click.echo(f"Re-encrypted {moved} of {total} stored values under the first master key.")
 
 
-COMMANDS = [init_db, create_user, create_token, generate_master_key, rotate_master_key]
+@click.command("import-models", help="Load shared catalog models (no owner, no key) from a JSON or TOML "
+               "file: a list of {name, provider, model_id, base_url?, auth_type?}, or [[models]] tables. "
+               "Models are matched by name, so running it again changes nothing.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_models(file):
+    from .models import catalog
+    with database.connection_context():
+        try:
+            created, updated, unchanged = catalog.load(catalog.read(file))
+        except catalog.CatalogError as exc:
+            raise click.ClickException(f"{exc}; nothing was imported.") from None
+    click.echo(f"Shared models: {created} created, {updated} updated, {unchanged} unchanged.")
+
+
+COMMANDS = [init_db, create_user, create_token, generate_master_key, rotate_master_key, import_models]
 
 
 def register(app):

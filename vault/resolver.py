@@ -114,11 +114,11 @@ def resolve_secret(secret):
                   auth_type=entry.auth_type, key=_open_secret(secret), key_source="provider_secret")
 
 
-def model_key_preview(user, model, secret_previews):
+def model_key_preview(model, secrets):
     """What the models page shows: which key a model will use, without decrypting anything."""
     if model.api_key_encrypted:
         return "model", model.key_preview
-    secret = secret_previews.get(model.provider)
+    secret = secrets.get(model.provider)
     if secret is not None and not _expired(secret):
         return "provider_secret", secret.key_preview
     if model.auth_type == "none":
@@ -151,5 +151,5 @@ def _no_key(provider, expired):
     if expired:
         return ExpiredApiKey(f"The {label} provider secret has expired: rotate it on the Secrets page "
                              f"(/secrets) or give the model its own key.")
-    return MissingApiKey(f"No API key for {label}: add a {label} provider secret on the Secrets page "
+    return MissingApiKey(f"No API key for {label}: add a provider secret for {label} on the Secrets page "
                          f"(/secrets) or give the model its own key.")

@@ -1,11 +1,121 @@
-"""/models page (placeholder until the provider-models issue lands)."""
-from flask import Blueprint, render_template
-from flask_login import login_required
+"""/models page: the user's models and the shared catalog, the add form, inline edit, delete,
+"remove own key" and "test connection", all as htmx fragments."""
+from flask import Blueprint, render_template, request
+from flask_login import current_user, login_required
+
+from ..errors import VaultError
+from ..htmx import fragment, page_or_fragment
+from . import service
+from .forms import EditForm, ModelForm
 
 bp = Blueprint("models", __name__, url_prefix="/models")
 
 
-@bp.get("")
+@bp.before_request
 @login_required
+def signed_in():
+    pass
+
+
+@bp.get("")
 def index():
-    return render_template("models/index.html")
+    return page_or_fragment("models/index.html", "models/_partials/model_rows.html",
+                            form=_new_form(None), **_rows())
+
+
+@bp.get("/form")
+def form():
+    """The add form again, for another provider or mode (a GET: it never carries the key)."""
+    return _form_fragment(_new_form(request.args))
+
+
+@bp.post("")
+def create():
+    form = _new_form()
+    if form.validate_on_submit() and _saved(form, lambda: service.create(current_user, form.values())):
+        return fragment("models/_partials/model_form.html", 201, trigger="models-changed",
+                        form=_new_form(None), secrets=service.secrets_by_provider(current_user),
+                        created=form.name.data)
+    return _form_fragment(form), 422
+
+
+@bp.post("/test")
+def test_unsaved():
+    form = _new_form()
+    return _test_result(lambda: service.test_unsaved(current_user, form.values()))
+
+
+@bp.get("/<model_uuid>")
+def row(model_uuid):
+    return _row(service.visible(current_user, model_uuid))
+
+
+@bp.get("/<model_uuid>/edit")
+def edit(model_uuid):
+    model = service.owned(current_user, model_uuid)
+    form = EditForm(formdata=None, obj=model, mode="manual")
+    return render_template("models/_partials/model_edit_row.html", m=model, form=form)
+
+
+@bp.post("/<model_uuid>")
+def update(model_uuid):
+    model = service.owned(current_user, model_uuid)
+    form = EditForm(mode="manual")
+    if form.validate_on_submit() and _saved(form, lambda: service.update(current_user, model_uuid, form.values())):
+        return _row(service.visible(current_user, model_uuid), trigger="models-changed")
+    return render_template("models/_partials/model_edit_row.html", m=model, form=form), 422
+
+
+@bp.post("/<model_uuid>/remove-key")
+def remove_key(model_uuid):
+    return _row(service.remove_key(current_user, model_uuid), trigger="models-changed")
+
+
+@bp.post("/<model_uuid>/delete")
+def delete(model_uuid):
+    service.delete(current_user, model_uuid)
+    return "", 200, {"HX-Trigger": "models-changed"}  # 200, not 204: htmx does not swap a 204
+
+
+@bp.post("/<model_uuid>/test")
+def test_saved(model_uuid):
+    service.visible(current_user, model_uuid)
+    return _test_result(lambda: service.test_saved(current_user, model_uuid), model_uuid)
+
+
+def _new_form(formdata=False):
+    return (ModelForm() if formdata is False else ModelForm(formdata=formdata)).fill_defaults()
+
+
+def _saved(form, save):
+    """Runs the service; its field errors land next to the field they name."""
+    try:
+        save()
+        return True
+    except service.FieldError as exc:
+        getattr(form, exc.field, form.name).errors.append(exc.message)
+        return False
+
+
+def _form_fragment(form):
+    return render_template("models/_partials/model_form.html", form=form,
+                           secrets=service.secrets_by_provider(current_user))
+
+
+def _rows():
+    secrets = service.secrets_by_provider(current_user)
+    return {"models": service.listed(current_user), "secrets": secrets,
+            "key_of": lambda m: service.key_status(m, secrets),
+            "warning_of": lambda m: service.host_warning(m, secrets)}
+
+
+def _row(model, trigger=None):
+    return fragment("models/_partials/model_row.html", trigger=trigger, m=model, **_rows())
+
+
+def _test_result(run, model_uuid=None):
+    try:
+        result = run()
+    except VaultError as exc:  # no key, bad field: the result box says so, in place
+        result = {"ok": False, "status": None, "message": exc.message, "key_source": None}
+    return render_template("models/_partials/test_result.html", result=result, model_uuid=model_uuid)

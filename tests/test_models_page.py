@@ -1,0 +1,118 @@
+"""/models fragments: rows, the add form in both modes, inline edit, delete, remove own key."""
+import re
+
+from vault.db import LLMModel
+
+HX = {"HX-Request": "true"}
+
+
+def add(client, **fields):
+    data = {"mode": "template", "provider": "openai", "model_id": "gpt-4o-mini", "name": "mini", **fields}
+    return client.post("/models", data=data, headers=HX)
+
+
+def model_id(client, name):
+    return next(m["id"] for m in client.get("/api/models").json["models"] if m["name"] == name)
+
+
+def test_page_and_rows_fragment(ada):
+    page = ada.get("/models").get_data(as_text=True)
+    assert 'id="model-form"' in page and 'id="model-rows"' in page and "No models yet" in page
+    assert "API key (Optional — uses the provider secret if empty)" in page
+    rows = ada.get("/models", headers=HX)
+    assert rows.get_data(as_text=True).lstrip().startswith('<div id="model-rows">')
+    assert "HX-Request" in rows.headers["Vary"]
+
+
+def test_add_from_a_template_uses_provider_defaults(ada):
+    response = add(ada)
+    assert response.status_code == 201 and response.headers["HX-Trigger"] == "models-changed"
+    body = response.get_data(as_text=True)
+    assert body.lstrip().startswith('<form id="model-form"') and "Model “mini” added." in body
+    model = ada.get("/api/models").json["models"][0]
+    assert model["base_url"] == "https://api.openai.com/v1" and model["model_id"] == "gpt-4o-mini"
+
+
+def test_manual_mode_shows_every_field_and_provider_change_refreshes_defaults(ada):
+    manual = ada.get("/models/form?mode=manual&provider=anthropic", headers=HX).get_data(as_text=True)
+    assert 'value="https://api.anthropic.com"' in manual and 'name="base_url"' in manual
+    assert re.search(r'<option selected value="x-api-key">|<option value="x-api-key" selected', manual)
+    template = ada.get("/models/form?mode=template&provider=huggingface", headers=HX).get_data(as_text=True)
+    assert "meta-llama/Llama-3.3-70B-Instruct" in template and 'name="base_url"' not in template
+    assert "No Hugging Face provider secret yet" in template
+
+
+def test_form_says_when_a_provider_secret_will_be_used(ada):
+    ada.post("/api/secrets", json={"provider": "openai", "api_key": "sk-provider-secret-9f2c"})
+    form = ada.get("/models/form?provider=openai", headers=HX).get_data(as_text=True)
+    assert "your OpenAI provider secret <code>sk-…9f2c</code> is used" in form
+
+
+def test_validation_errors_stay_in_the_form_and_never_echo_the_key(ada):
+    response = add(ada, name="", api_key="sk-test-SENTINEL-0000")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="model-form"' in body
+    assert "sk-test-SENTINEL-0000" not in body
+    add(ada)
+    duplicate = add(ada)
+    assert duplicate.status_code == 422 and "already have a model named" in duplicate.get_data(as_text=True)
+    bad_url = add(ada, mode="manual", name="x", model_id="x", base_url="ftp://nope")
+    assert bad_url.status_code == 422 and "http:// or https://" in bad_url.get_data(as_text=True)
+
+
+def test_row_badges(ada, app):
+    add(ada, name="relying")
+    add(ada, name="own", api_key="sk-own-model-key-1a2b")
+    add(ada, name="local", provider="ollama", model_id="llama3.2")
+    rows = ada.get("/models", headers=HX).get_data(as_text=True)
+    assert "own key <code>sk-…1a2b</code>" in rows and "no key: add one" in rows and "no key needed" in rows
+    ada.post("/api/secrets", json={"provider": "openai", "api_key": "sk-provider-secret-9f2c"})
+    rows = ada.get("/models", headers=HX).get_data(as_text=True)
+    assert "openai provider secret <code>sk-…9f2c</code>" in rows
+
+
+def test_edit_in_place_and_cancel(ada):
+    add(ada)
+    mid = model_id(ada, "mini")
+    edit = ada.get(f"/models/{mid}/edit", headers=HX)
+    assert edit.status_code == 200 and f'id="model-{mid}"' in edit.get_data(as_text=True)
+    saved = ada.post(f"/models/{mid}", headers=HX, data={
+        "mode": "manual", "name": "renamed", "provider": "openai", "model_id": "gpt-4.1",
+        "base_url": "https://api.openai.com/v1", "auth_type": "bearer"})
+    assert saved.status_code == 200 and saved.headers["HX-Trigger"] == "models-changed"
+    assert "renamed" in saved.get_data(as_text=True)
+    bad = ada.post(f"/models/{mid}", headers=HX, data={"mode": "manual", "name": "", "provider": "openai",
+                                                       "model_id": "x"})
+    assert bad.status_code == 422 and "inline-form" in bad.get_data(as_text=True)
+    cancel = ada.get(f"/models/{mid}", headers=HX)
+    assert cancel.status_code == 200 and "renamed" in cancel.get_data(as_text=True)
+
+
+def test_edit_with_empty_key_keeps_it_and_remove_own_key_falls_back(ada, db):
+    add(ada, api_key="sk-own-model-key-1a2b")
+    mid = model_id(ada, "mini")
+    ada.post(f"/models/{mid}", headers=HX, data={"mode": "manual", "name": "mini", "provider": "openai",
+                                                 "model_id": "gpt-4o", "api_key": ""})
+    with db():
+        assert LLMModel.get_by_id(mid).api_key_encrypted
+    removed = ada.post(f"/models/{mid}/remove-key", headers=HX)
+    assert removed.status_code == 200 and "no key: add one" in removed.get_data(as_text=True)
+    with db():
+        assert LLMModel.get_by_id(mid).api_key_encrypted is None
+
+
+def test_delete_answers_200_empty_with_trigger(ada):
+    add(ada)
+    mid = model_id(ada, "mini")
+    response = ada.post(f"/models/{mid}/delete", headers=HX)
+    assert response.status_code == 200 and response.get_data() == b""
+    assert response.headers["HX-Trigger"] == "models-changed"
+    assert ada.get("/api/models").json["models"] == []
+
+
+def test_test_connection_without_a_key_says_where_to_add_one(ada):
+    response = ada.post("/models/test", data={"mode": "template", "provider": "anthropic",
+                                              "model_id": "claude-haiku-4-5", "name": "x"}, headers=HX)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'id="model-test-result"' in body
+    assert "No API key for Anthropic" in body and "/secrets" in body

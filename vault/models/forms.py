@@ -1,0 +1,59 @@
+"""The add-model and edit-model forms."""
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, HiddenField, PasswordField, SelectChoice, SelectField, StringField,
+                     SubmitField)
+from wtforms.validators import DataRequired, Length, Optional
+
+from .. import providers
+
+KEY_LABEL = "API key (Optional — uses the provider secret if empty)"
+
+
+class ModelForm(FlaskForm):
+    mode = HiddenField(default="template")  # template: pick a popular model; manual: every field
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)],
+                       render_kw={"placeholder": "my-gpt"})
+    provider = SelectField("Provider", default="openai",
+                           choices=[SelectChoice(p.id, p.label) for p in providers.PROVIDERS.values()])
+    model_id = StringField("Model ID", validators=[DataRequired(), Length(max=200)])
+    base_url = StringField("Base URL", validators=[Optional(), Length(max=500)])
+    auth_type = SelectField("Auth type", choices=[SelectChoice(a) for a in providers.AUTH_TYPES],
+                            validators=[Optional()], validate_choice=False)
+    api_key = PasswordField(KEY_LABEL, validators=[Optional(), Length(max=4096)])
+    supports_streaming = BooleanField("Supports streaming", default=True)
+    supports_tools = BooleanField("Supports tools")
+    submit = SubmitField("Save")
+
+    @property
+    def entry(self):
+        return providers.get(self.provider.data) or providers.PROVIDERS["openai"]
+
+    def fill_defaults(self):
+        """Manual mode starts from the provider's base URL and auth type."""
+        if self.mode.data not in ("template", "manual"):
+            self.mode.data = "template"
+        entry = self.entry
+        if not self.base_url.data and entry.base_url and "{" not in entry.base_url:
+            self.base_url.data = providers.base_url_for(entry.id)
+        self.auth_type.data = self.auth_type.data or entry.auth_type
+        return self
+
+    def values(self):
+        """What the service takes. Template mode leaves base URL and auth type to the provider."""
+        values = {"name": self.name.data, "provider": self.provider.data, "model_id": self.model_id.data,
+                  "supports_streaming": self.supports_streaming.data, "supports_tools": self.supports_tools.data}
+        if self.mode.data == "manual":
+            values.update(base_url=self.base_url.data or None, auth_type=self.auth_type.data or None)
+        if self.api_key.data:
+            values["api_key"] = self.api_key.data
+        return values
+
+
+class EditForm(ModelForm):
+    api_key = PasswordField("New API key (Optional — leave empty to keep the current key)",
+                            validators=[Optional(), Length(max=4096)])
+
+    def values(self):
+        values = super().values()
+        values.update(base_url=self.base_url.data or None, auth_type=self.auth_type.data or None)
+        return values

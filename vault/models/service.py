@@ -1,0 +1,243 @@
+"""Models of one user (and the shared catalog they can read): validation, writes, the key each
+will use, and "test connection". Used by both the page and the JSON API."""
+import time
+import uuid
+
+import peewee as pw
+from flask import current_app
+
+from .. import audit, crypto, llm, providers, resolver
+from ..db import LLMModel, ProviderSecret, database, utcnow
+from ..errors import BadRequest, NotFound, VaultError
+from ..urls import BadURL, check_base_url, host_of
+
+FIELDS = {"name", "provider", "model_id", "base_url", "auth_type", "api_key",
+          "supports_streaming", "supports_tools"}
+MAX_KEY = 4096
+
+
+class FieldError(BadRequest):
+    """A bad value for one field; the page shows it next to that field."""
+
+    def __init__(self, field, message, code="invalid_request", status=400):
+        super().__init__(message, code, status)
+        self.field = field
+
+
+class ReadOnly(VaultError):
+    code, status, message = "read_only", 403, "Shared catalog models are read-only."
+
+
+# --- reading -----------------------------------------------------------------------------
+
+def listed(user):
+    """Own models first, then the shared catalog, each by name."""
+    return list(LLMModel.visible_to(user).order_by(LLMModel.user.is_null(), LLMModel.name))
+
+
+def visible(user, model_uuid):
+    if not _is_uuid(model_uuid):
+        raise NotFound("No such model.")
+    row = LLMModel.visible_to(user).where(LLMModel.id == model_uuid).first()
+    if row is None:
+        raise NotFound("No such model.")
+    return row
+
+
+def owned(user, model_uuid):
+    row = visible(user, model_uuid)
+    if row.user_id is None:
+        raise ReadOnly()
+    return row
+
+
+def secrets_by_provider(user):
+    return {s.provider: s for s in ProviderSecret.owned_by(user)}
+
+
+def key_status(model, secrets):
+    """(source, preview) of the key the model will use: model | provider_secret | none | missing | expired."""
+    return resolver.model_key_preview(model, secrets)
+
+
+def host_warning(model, secrets):
+    """Set when a provider secret would travel to a host other than the provider's default."""
+    source, _ = key_status(model, secrets)
+    default = providers.PROVIDERS[model.provider].base_url
+    if source != "provider_secret" or not default or "{" in default:
+        return None
+    if host_of(model.base_url) != host_of(providers.base_url_for(model.provider)):
+        return f"Your {model.provider} key will be sent to {host_of(model.base_url)}."
+    return None
+
+
+def as_json(model, secrets):
+    source, preview = key_status(model, secrets)
+    return {"id": model.id, "name": model.name, "provider": model.provider, "model_id": model.model_id,
+            "base_url": model.base_url, "auth_type": model.auth_type,
+            "has_own_key": bool(model.api_key_encrypted), "key_preview": preview,
+            "key_source": source if source in ("model", "provider_secret", "none") else None,
+            "key_status": "ok" if source in ("model", "provider_secret", "none") else source,
+            "shared": model.user_id is None, "supports_streaming": model.supports_streaming,
+            "supports_tools": model.supports_tools, "warning": host_warning(model, secrets),
+            "created_at": _iso(model.created_at), "updated_at": _iso(model.updated_at)}
+
+
+# --- writing -----------------------------------------------------------------------------
+
+def create(user, data):
+    values = clean(data)
+    model = LLMModel(id=str(uuid.uuid4()), user=user, **values)
+    _set_key(model, data.get("api_key"))
+    try:
+        with database.atomic():
+            model.save(force_insert=True)
+            audit.record(user, "model.create", f"model:{model.id}")
+    except pw.IntegrityError:
+        raise _name_taken(values["name"]) from None
+    return model
+
+
+def update(user, model_uuid, data):
+    model = owned(user, model_uuid)
+    values = clean(data, current=model)
+    for field, value in values.items():
+        setattr(model, field, value)
+    if "api_key" in data:
+        _set_key(model, data["api_key"])
+    model.updated_at = utcnow()
+    try:
+        with database.atomic():
+            model.save()
+            audit.record(user, "model.update", f"model:{model.id}")
+    except pw.IntegrityError:
+        raise _name_taken(values.get("name", model.name)) from None
+    return model
+
+
+def remove_key(user, model_uuid):
+    return update(user, model_uuid, {"api_key": None})
+
+
+def delete(user, model_uuid):
+    model = owned(user, model_uuid)
+    with database.atomic():
+        model.delete_instance()
+        audit.record(user, "model.delete", f"model:{model.id}")
+
+
+def _set_key(model, api_key):
+    if api_key is None:
+        model.api_key_encrypted = model.key_preview = None
+        return
+    key = clean_key(api_key)
+    model.api_key_encrypted = crypto.encrypt(key, model.id)
+    model.key_preview = crypto.preview(key)
+
+
+def _name_taken(name):
+    return FieldError("name", f"You already have a model named “{name}”.", "model_exists", 409)
+
+
+# --- testing a connection ----------------------------------------------------------------
+
+def test_saved(user, model_uuid):
+    visible(user, model_uuid)
+    return _check(lambda: resolver.resolve(user, model_uuid))
+
+
+def test_unsaved(user, data):
+    values = clean({k: v for k, v in data.items() if k != "name"}, required=())
+    key = clean_key(data["api_key"]) if data.get("api_key") else None
+    return _check(lambda: resolver.resolve_unsaved(
+        user, values["provider"], values["base_url"], values["auth_type"], key, values.get("model_id")))
+
+
+def _check(make_target):
+    started = time.perf_counter()
+    target = make_target()  # MissingApiKey / ExpiredApiKey propagate: they are the answer
+    result = llm.check_connection(target, timeout=10)
+    result.setdefault("latency_ms", round((time.perf_counter() - started) * 1000))
+    return {**result, "key_source": target.key_source}
+
+
+# --- validation --------------------------------------------------------------------------
+
+def clean(data, current=None, required=("name", "model_id")):
+    """Checked values for the fields present in `data`; defaults from the provider on create."""
+    unknown = set(data) - FIELDS
+    if unknown:
+        raise BadRequest(f"Unknown field: {sorted(unknown)[0][:40]!r}.", "unknown_field")
+    values = {}
+    creating = current is None
+    provider = data.get("provider") if "provider" in data or creating else current.provider
+    if providers.get(provider) is None:
+        raise FieldError("provider", "Unknown provider. Choose one of: " + ", ".join(providers.PROVIDERS) + ".",
+                         "unknown_provider")
+    if "provider" in data or creating:
+        values["provider"] = provider
+    for field, limit in (("name", 100), ("model_id", 200)):
+        if field in data or (creating and field in required):
+            values[field] = _text(data.get(field), field, limit)
+    values.update(_endpoint(data, provider, current))
+    for field in ("supports_streaming", "supports_tools"):
+        if data.get(field) is not None:
+            if not isinstance(data[field], bool):
+                raise FieldError(field, f"'{field}' must be true or false.")
+            values[field] = data[field]
+    return values
+
+
+def _endpoint(data, provider, current):
+    """base_url and auth_type: given, else kept, else the provider's defaults."""
+    entry = providers.PROVIDERS[provider]
+    values = {}
+    if "auth_type" in data or current is None or "provider" in data:
+        auth = data.get("auth_type") or entry.auth_type
+        if auth not in providers.AUTH_TYPES:
+            raise FieldError("auth_type", "auth_type is one of " + ", ".join(providers.AUTH_TYPES) + ".")
+        values["auth_type"] = auth
+    if "base_url" in data or current is None or "provider" in data:
+        url = data.get("base_url") or (providers.base_url_for(provider) if entry.base_url else None)
+        if not isinstance(url, str) or not url.strip():
+            raise FieldError("base_url", f"{entry.label} models need a base URL.")
+        if len(url) > 500:
+            raise FieldError("base_url", "The base URL is longer than 500 characters.", "too_long")
+        try:
+            values["base_url"] = check_base_url(url.strip(), current_app.config["VAULT_BASE_URL_POLICY"])
+        except BadURL as exc:
+            raise FieldError("base_url", str(exc), "invalid_base_url") from None
+    return values
+
+
+def _text(value, field, limit):
+    if not isinstance(value, str) or not value.strip():
+        raise FieldError(field, f"'{field}' is required and must be a non-empty string.")
+    value = value.strip()
+    if len(value) > limit:
+        raise FieldError(field, f"'{field}' is longer than {limit} characters.", "too_long")
+    if not value.isprintable():
+        raise FieldError(field, f"'{field}' contains control characters.")
+    return value
+
+
+def clean_key(key):
+    if not isinstance(key, str) or not key.strip():
+        raise FieldError("api_key", "The API key must be a non-empty string (or null to remove it).")
+    key = key.strip()
+    if len(key) > MAX_KEY:
+        raise FieldError("api_key", f"The API key is longer than {MAX_KEY} characters.", "too_long")
+    if not key.isprintable() or any(c.isspace() for c in key):
+        raise FieldError("api_key", "The API key contains spaces or control characters.")
+    return key
+
+
+def _is_uuid(value):
+    try:
+        return str(uuid.UUID(value)) == value
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+def _iso(value):
+    return value.isoformat() + "Z" if value else None
