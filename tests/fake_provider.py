@@ -1,1 +1,404 @@
-"""A fake LLM provider on loopback (being written; see vault/llm)."""
+"""A fake LLM provider on 127.0.0.1 speaking both wires (openai under /openai/v1, anthropic under
+/anthropic), recording every request; the scenario is picked by the request's model name.
+
+Built on http.server rather than Werkzeug because some scenarios need the socket itself: an
+answer ended by closing the connection, a stream cut mid-chunk, and noticing a client that left.
+
+Models: anything else echoes the last user message; "tools" streams two tool calls in split
+chunks; "fail-NNN" answers status NNN; "garbage" is not JSON (nor SSE); "slow" waits
+`slow_seconds` first; "stall" stops mid-stream for `slow_seconds`; "cut" drops the connection
+mid-stream, "cut-clean" ends the HTTP body without [DONE]/message_stop; "stream-error" sends an
+error event mid-stream; "drip" sends `drip_count` pieces `drip_interval` apart, "close-delimited"
+the same without length or chunking, "long" 200 pieces 50 ms apart (for disconnect tests)."""
+import json
+import select
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+OPENAI_MODELS = ("gpt-4o-mini", "echo", "tools")
+ANTHROPIC_MODELS = ("claude-haiku-4-5", "claude-sonnet-4-5")
+TOOL_CALLS = (("get_weather", {"city": "Paris", "unit": "celsius"}),
+              ("get_time", {"zone": "Europe/Paris"}))
+BODY_MARKER = "UPSTREAM-BODY-MARKER"  # in every error body: our messages must never repeat it
+
+
+class FakeProvider:
+    def __init__(self):
+        self.server = _Server(("127.0.0.1", 0), _Handler)
+        self.server.fake = self
+        port = self.server.server_address[1]
+        self.openai_base = f"http://127.0.0.1:{port}/openai/v1"
+        self.anthropic_base = f"http://127.0.0.1:{port}/anthropic"
+        self.lock = threading.Lock()
+        self.reset()
+
+    def start(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True, name="fake-provider").start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def reset(self):
+        self.calls = []            # one dict per request, in arrival order
+        self.valid_keys = None     # None: any non-empty key; else only these
+        self.allow_no_key = False  # True: a request without a key is served (auth_type none)
+        self.models_scenario = ""  # the models lists play this scenario ("fail-500", "garbage", "slow")
+        self.slow_seconds = 2.0
+        self.drip_interval, self.drip_count = 0.1, 5
+        self.connections = 0       # TCP connections accepted
+        self.disconnects = []      # time.monotonic() when a streaming client was seen gone
+        self.client_gone = threading.Event()
+
+    def keys_seen(self):
+        return [call["key"] for call in self.calls]
+
+    def record(self, handler, wire, key, body):
+        with self.lock:
+            self.calls.append({"path": handler.path, "method": handler.command, "wire": wire, "key": key,
+                               "headers": {k.lower(): v for k, v in handler.headers.items()},
+                               "json": body, "client_port": handler.client_address[1],
+                               "at": time.monotonic()})
+
+    def gone(self):
+        with self.lock:
+            self.disconnects.append(time.monotonic())
+        self.client_gone.set()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads, block_on_close = True, False
+
+    def handle_error(self, request, client_address):
+        pass  # clients that time out or leave are what several tests do on purpose
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse can be seen
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes; without this Nagle holds the body ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.fake.lock:
+            self.server.fake.connections += 1
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self._route()
+
+    def do_POST(self):
+        self._route()
+
+    def _route(self):
+        fake, path = self.server.fake, self.path.split("?")[0]
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        for prefix, wire in (("/openai/v1", OpenAIWire), ("/anthropic", AnthropicWire)):
+            if path.startswith(prefix + "/"):
+                wire(self, fake).handle(self.command, path[len(prefix):], body)
+                return
+        self.send_json(404, {"error": {"message": "no such route"}})
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def send_json(self, status, data, raw=None):
+        payload = raw if raw is not None else json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def send_stream(self, frames, interval=0.0, mode="chunked", split=False):
+        """Writes SSE frames; mode "close" ends the body by closing, "cut" drops it half-way,
+        "open" ends the chunked body normally. Notes a client that went away."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        if mode == "close":
+            self.send_header("Connection", "close")
+        else:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.close_connection = mode in ("close", "cut")
+        try:
+            for number, frame in enumerate(frames):
+                if number and interval and self._client_left(interval):
+                    return self.server.fake.gone()
+                for part in ((frame[:len(frame) // 2], frame[len(frame) // 2:]) if split else (frame,)):
+                    self.wfile.write(part if mode == "close" else b"%x\r\n%s\r\n" % (len(part), part))
+            if mode in ("chunked", "open"):
+                self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            self.close_connection = True
+            self.server.fake.gone()
+
+    def _client_left(self, wait):
+        """Waits up to `wait` seconds; True as soon as the client has closed its end."""
+        readable, _, _ = select.select([self.connection], [], [], wait)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+
+class Wire:
+    """What both wires share: auth, scenarios, echo text. Subclasses shape the JSON and events."""
+
+    def __init__(self, handler, fake):
+        self.h, self.fake = handler, fake
+
+    def handle(self, method, path, body):
+        key = self.key()
+        self.fake.record(self.h, self.name, key, body)
+        refusal = self.refuse(key)
+        if refusal:
+            return self.fail(*refusal)
+        if method == "GET" and path == self.models_path:
+            return self.models()
+        if method == "POST" and path == self.chat_path and isinstance(body, dict):
+            return self.chat(body)
+        return self.fail(404, "not_found", "no such route")
+
+    def refuse(self, key):
+        if not key and not self.fake.allow_no_key:
+            return 401, "authentication_error", "missing key"
+        if key and self.fake.valid_keys is not None and key not in self.fake.valid_keys:
+            return 401, "authentication_error", "invalid key"
+        return None
+
+    def fail(self, status, kind, message):
+        self.h.send_json(status, self.error_body(kind, f"{message} {BODY_MARKER}"))
+
+    def models(self):
+        scenario = self.fake.models_scenario
+        if self.common(scenario, stream=False):
+            return
+        self.h.send_json(200, self.model_list())
+
+    def common(self, model, stream):
+        """The scenarios both wires play the same way; True when the answer has been sent."""
+        if model.startswith("fail-"):
+            self.fail(int(model[5:]), "api_error", "failure on request")
+            return True
+        if model == "slow":
+            time.sleep(self.fake.slow_seconds)
+        if model == "garbage":
+            if stream:
+                self.h.send_stream([b"data: {not json at all\n\n", b"event: ?\ndata: <<<\n\n"])
+            else:
+                self.h.send_json(200, None, raw=b"<html>this is not json {")
+            return True
+        return False
+
+    def chat(self, body):
+        model, stream = str(body.get("model") or ""), bool(body.get("stream"))
+        if self.common(model, stream):
+            return
+        if not stream:
+            return self.h.send_json(200, self.answer(body, model))
+        pieces, interval, mode = self.pieces(body, model)
+        frames = self.tool_frames(body) if model == "tools" else self.text_frames(body, pieces, model)
+        if model == "cut":  # the connection drops half-way through the chunked body
+            frames, mode = frames[:max(2, len(frames) // 2)], "cut"
+        elif model == "cut-clean":  # the body ends properly, but without [DONE] / message_stop
+            frames, mode = frames[:-1], "open"
+        self.h.send_stream(frames, interval, mode, split=model == "tools")
+
+    def pieces(self, body, model):
+        if model in ("drip", "close-delimited"):
+            pieces = [f"piece{i} " for i in range(self.fake.drip_count)]
+            return pieces, self.fake.drip_interval, "close" if model == "close-delimited" else "chunked"
+        if model == "long":
+            return [f"piece{i} " for i in range(200)], 0.05, "chunked"
+        if model == "stall":
+            return ["before ", "after"], self.fake.slow_seconds, "chunked"
+        words = self.echo(body).split(" ")
+        return [w if i == 0 else " " + w for i, w in enumerate(words)], 0.0, "chunked"
+
+    def echo(self, body):
+        for message in reversed(body.get("messages") or []):
+            if message.get("role") == "user":
+                content = message.get("content")
+                if isinstance(content, list):
+                    content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+                return f"Echo: {content}"
+        return "Echo: nothing"
+
+    def prompt_tokens(self, body):
+        return len(json.dumps(body.get("messages") or []).split())
+
+    def sse(self, data, event=None):
+        head = f"event: {event}\n" if event else ""
+        return f"{head}data: {json.dumps(data) if not isinstance(data, str) else data}\n\n".encode()
+
+
+class OpenAIWire(Wire):
+    name, models_path, chat_path = "openai", "/models", "/chat/completions"
+
+    def key(self):
+        auth = self.h.headers.get("authorization") or ""
+        if auth.startswith("Bearer "):
+            return auth[7:]
+        return self.h.headers.get("api-key") or self.h.headers.get("x-api-key")  # Azure; custom
+
+    def error_body(self, kind, message):
+        return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+    def model_list(self):
+        return {"object": "list", "data": [{"id": m, "object": "model", "created": 1700000000,
+                                            "owned_by": "fake"} for m in OPENAI_MODELS]}
+
+    def answer(self, body, model):
+        message, reason = {"role": "assistant", "content": self.echo(body)}, "stop"
+        if model == "tools":
+            message["content"], reason = None, "tool_calls"
+            message["tool_calls"] = [{"id": f"call_{i}", "type": "function",
+                                      "function": {"name": name, "arguments": json.dumps(args)}}
+                                     for i, (name, args) in enumerate(TOOL_CALLS)]
+        usage = {"prompt_tokens": self.prompt_tokens(body), "completion_tokens": 7, "total_tokens": 0}
+        return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000, "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": reason}], "usage": usage}
+
+    def chunk(self, body, delta, reason=None):
+        return self.sse({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000,
+                         "model": body.get("model"),
+                         "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]})
+
+    def ending(self, body, reason, completion):
+        frames = [self.chunk(body, {}, reason)]
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {"prompt_tokens": self.prompt_tokens(body), "completion_tokens": completion}
+            frames.append(self.sse({"id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                                    "choices": [], "usage": usage}))
+        return frames + [b"data: [DONE]\n\n"]
+
+    def text_frames(self, body, pieces, model):
+        frames = [self.chunk(body, {"role": "assistant", "content": ""})]
+        frames += [self.chunk(body, {"content": piece}) for piece in pieces]
+        if model == "stream-error":
+            return frames[:2] + [self.sse({"error": {"message": f"overloaded {BODY_MARKER}"}})]
+        return frames + self.ending(body, "stop", len(pieces))
+
+    def tool_frames(self, body):
+        frames = [self.chunk(body, {"role": "assistant", "content": None})]
+        for index, (name, args) in enumerate(TOOL_CALLS):
+            text = json.dumps(args)
+            frames.append(self.chunk(body, {"tool_calls": [{"index": index, "id": f"call_{index}",
+                          "type": "function", "function": {"name": name, "arguments": ""}}]}))
+            for part in (text[:5], text[5:12], text[12:]):
+                frames.append(self.chunk(body, {"tool_calls": [{"index": index,
+                              "function": {"arguments": part}}]}))
+        return frames + self.ending(body, "tool_calls", 9)
+
+
+class AnthropicWire(Wire):
+    name, models_path, chat_path = "anthropic", "/v1/models", "/v1/messages"
+
+    def key(self):
+        return self.h.headers.get("x-api-key")
+
+    def refuse(self, key):
+        if key and not self.h.headers.get("anthropic-version"):
+            return 400, "invalid_request_error", "anthropic-version header is required"
+        return super().refuse(key)
+
+    def error_body(self, kind, message):
+        return {"type": "error", "error": {"type": kind, "message": message}}
+
+    def model_list(self):
+        data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
+                for m in ANTHROPIC_MODELS]
+        return {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
+
+    def chat(self, body):
+        if not isinstance(body.get("max_tokens"), int):
+            return self.fail(400, "invalid_request_error", "max_tokens: Field required")
+        if any(m.get("role") not in ("user", "assistant") for m in body.get("messages") or []):
+            return self.fail(400, "invalid_request_error", "messages: roles must be user or assistant")
+        return super().chat(body)
+
+    def usage(self, body, output):
+        return {"input_tokens": self.prompt_tokens(body), "output_tokens": output}
+
+    def answer(self, body, model):
+        content, reason = [{"type": "text", "text": self.echo(body)}], "end_turn"
+        if model == "tools":
+            content, reason = [{"type": "text", "text": "Let me check."}], "tool_use"
+            content += [{"type": "tool_use", "id": f"toolu_{i}", "name": name, "input": args}
+                        for i, (name, args) in enumerate(TOOL_CALLS)]
+        return {"id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": content,
+                "stop_reason": reason, "stop_sequence": None, "usage": self.usage(body, 7)}
+
+    def event(self, kind, **data):
+        return self.sse({"type": kind, **data}, kind)
+
+    def start(self, body):
+        message = {"id": "msg_fake", "type": "message", "role": "assistant", "model": body.get("model"),
+                   "content": [], "stop_reason": None, "stop_sequence": None, "usage": self.usage(body, 1)}
+        return [self.event("message_start", message=message), self.event("ping")]
+
+    def text_block(self, index, pieces):
+        frames = [self.event("content_block_start", index=index, content_block={"type": "text", "text": ""})]
+        frames += [self.event("content_block_delta", index=index, delta={"type": "text_delta", "text": p})
+                   for p in pieces]
+        return frames + [self.event("content_block_stop", index=index)]
+
+    def ending(self, reason, output):
+        return [self.event("message_delta", delta={"stop_reason": reason, "stop_sequence": None},
+                           usage={"output_tokens": output}), self.event("message_stop")]
+
+    def text_frames(self, body, pieces, model):
+        frames = self.start(body) + self.text_block(0, pieces)
+        if model == "stream-error":
+            error = {"type": "overloaded_error", "message": f"Overloaded {BODY_MARKER}"}
+            return frames[:4] + [self.event("error", error=error)]
+        return frames + self.ending("end_turn", len(pieces))
+
+    def tool_frames(self, body):
+        frames = self.start(body) + self.text_block(0, ["Let me", " check."])
+        for index, (name, args) in enumerate(TOOL_CALLS, start=1):
+            text = json.dumps(args)
+            block = {"type": "tool_use", "id": f"toolu_{index - 1}", "name": name, "input": {}}
+            frames.append(self.event("content_block_start", index=index, content_block=block))
+            frames += [self.event("content_block_delta", index=index,
+                                  delta={"type": "input_json_delta", "partial_json": part})
+                       for part in ("", text[:5], text[5:12], text[12:])]
+            frames.append(self.event("content_block_stop", index=index))
+        return frames + self.ending("tool_use", 9)
+
+
+@pytest.fixture(scope="session")
+def fake_provider_server():
+    fake = FakeProvider().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_provider(fake_provider_server):
+    """The running fake provider, with its records and settings reset for this test."""
+    fake_provider_server.reset()
+    return fake_provider_server
+
+
+@pytest.fixture(scope="session")
+def refused_url():
+    """A base URL on 127.0.0.1 where nothing listens: the port stays bound, never listening."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    sock.close()

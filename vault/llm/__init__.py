@@ -3,25 +3,47 @@ connections per provider host, real timeouts, and upstream failures mapped to ou
 
 Interface used by the rest of the app (implemented in this package):
 
-- check_connection(target, timeout=10) -> {"ok", "status", "message", "latency_ms"}
+- check_connection(target, timeout=10) -> {"ok", "status", "code", "message", "latency_ms"}
   Calls the provider's models-list endpoint with target's key. Never raises for an upstream
-  failure: `message` is our own sentence ("The key was refused by OpenAI (401).").
-- adapter_for(target) -> adapter with
+  failure: `message` is our own sentence ("The key was refused by OpenAI (401); …"), `status`
+  the provider's HTTP status (None when it did not answer), `code` "ok" or our error code.
+- adapter_for(target, timeout=None) -> adapter with
     complete(target, body) -> {"content", "tool_calls", "finish_reason", "usage", "model"}
     stream(target, body)   -> iterator of {"type": "delta"|"tool_call"|"done", ...}
   `body` is the chat request of DESIGN §4 (messages, temperature, max_tokens, tools).
-  Both raise UpstreamError (code per DESIGN §4) on failure, also mid-stream.
+  Both raise UpstreamError (code per DESIGN §4) on failure, also mid-stream. The read timeout is
+  `timeout`, else VAULT_UPSTREAM_TIMEOUT of the app in context when adapter_for is called.
+  stream() sends nothing until first iterated; closing it closes the upstream connection.
 """
-from ..errors import VaultError
+import time
 
+from .. import providers
+from . import http
+from .anthropic import AnthropicAdapter
+from .http import UpstreamError
+from .openai import OpenAIAdapter
 
-class UpstreamError(VaultError):
-    code, status = "upstream_error", 502
+__all__ = ["UpstreamError", "check_connection", "adapter_for"]
 
 
 def check_connection(target, timeout=10):
-    raise NotImplementedError
+    """Is the provider reachable and does it take this key? Lists its models to find out."""
+    started = time.perf_counter()
+    try:
+        response = http.request(target, "GET", providers.PROVIDERS[target.provider].models_path,
+                                timeout=timeout)
+        listed = http.read_json(target, response).get("data")
+    except UpstreamError as exc:
+        return {"ok": False, "status": exc.upstream_status, "code": exc.code, "message": exc.message,
+                "latency_ms": http.elapsed_ms(started)}
+    count = f"{len(listed)} models listed" if isinstance(listed, list) else "models listed"
+    accepted = "no key needed" if target.key is None else "the key was accepted"
+    return {"ok": True, "status": response.status, "code": "ok",
+            "message": f"Connected to {target.label}; {accepted} ({count}).",
+            "latency_ms": http.elapsed_ms(started)}
 
 
-def adapter_for(target):
-    raise NotImplementedError
+def adapter_for(target, timeout=None):
+    """The adapter for the target's wire format, with its read timeout fixed now."""
+    adapter = AnthropicAdapter if target.wire == "anthropic" else OpenAIAdapter
+    return adapter(http.read_timeout(timeout))

@@ -1,0 +1,119 @@
+"""The openai wire (OpenAI and every OpenAI-compatible provider, Azure included): POST
+{base}/chat/completions, whole or streamed as `data:` chunks up to [DONE]."""
+import json
+
+from . import http, sse
+
+PATH = "/chat/completions"
+PASSED = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "stop", "seed", "tools",
+          "tool_choice", "parallel_tool_calls", "response_format", "presence_penalty",
+          "frequency_penalty", "user")
+
+
+class OpenAIAdapter:
+    wire = "openai"
+
+    def __init__(self, timeout):
+        self.timeout = timeout
+
+    def payload(self, target, body, stream):
+        out = {"model": target.upstream_model or body.get("model"), "messages": body["messages"]}
+        out.update((name, body[name]) for name in PASSED if body.get(name) is not None)
+        if stream:
+            out["stream"] = True
+            out["stream_options"] = {"include_usage": True}  # else no usage in a stream
+        return out
+
+    def complete(self, target, body):
+        response = http.request(target, "POST", PATH, self.payload(target, body, False), self.timeout)
+        data = http.read_json(target, response)
+        try:
+            choice = data["choices"][0]
+            message = choice["message"]
+            calls = [_tool_call(call) for call in message.get("tool_calls") or ()]
+            return {"content": message.get("content") or "", "tool_calls": calls,
+                    "finish_reason": choice.get("finish_reason") or ("tool_calls" if calls else "stop"),
+                    "usage": usage(data.get("usage")), "model": data.get("model") or target.upstream_model}
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise http.bad_response(target) from None
+
+    def stream(self, target, body):
+        response = http.request(target, "POST", PATH, self.payload(target, body, True), self.timeout,
+                                stream=True)
+        state, complete = StreamState(target), False
+        try:
+            for _, data in sse.events(http.chunks(target, response, self.timeout)):
+                if data.strip() == b"[DONE]":
+                    complete = True
+                    break
+                yield from state.feed(_decode(target, data))
+        finally:
+            http.finish(response, complete)  # closes the connection unless the stream ended well
+        if not complete:
+            raise http.stream_cut(target)
+        yield from state.end()
+
+
+class StreamState:
+    """What a stream has said so far: tool-call fragments by index, finish reason, usage."""
+
+    def __init__(self, target):
+        self.target, self.calls, self.finish_reason, self.usage = target, {}, None, None
+
+    def feed(self, chunk):
+        try:
+            if chunk.get("error") is not None:
+                raise http.UpstreamError(f"{self.target.label} reported an error during the stream.")
+            if chunk.get("usage"):
+                self.usage = chunk["usage"]
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") or {}
+                for part in delta.get("tool_calls") or ():
+                    self._add_call(part)
+                self.finish_reason = choice.get("finish_reason") or self.finish_reason
+                if delta.get("content"):
+                    yield {"type": "delta", "content": delta["content"]}
+        except (AttributeError, TypeError, KeyError):
+            raise http.bad_response(self.target) from None
+
+    def _add_call(self, part):
+        call = self.calls.setdefault(part.get("index", 0), {"id": None, "name": "", "arguments": ""})
+        function = part.get("function") or {}
+        call["id"] = part.get("id") or call["id"]
+        call["name"] += function.get("name") or ""
+        call["arguments"] += function.get("arguments") or ""
+
+    def end(self):
+        # Tool calls go out whole, once the provider has finished sending them.
+        for index, key in enumerate(sorted(self.calls)):
+            call = self.calls[key]
+            yield {"type": "tool_call", "index": index, "id": call["id"] or f"call_{index}",
+                   "name": call["name"], "arguments": call["arguments"] or "{}"}
+        reason = self.finish_reason or ("tool_calls" if self.calls else "stop")
+        yield {"type": "done", "finish_reason": reason, "usage": usage(self.usage)}
+
+
+def usage(raw):
+    """The provider's own counts, as {"prompt_tokens", "completion_tokens"} (0 when absent)."""
+    raw = raw if isinstance(raw, dict) else {}
+    return {"prompt_tokens": int(raw.get("prompt_tokens") or 0),
+            "completion_tokens": int(raw.get("completion_tokens") or 0)}
+
+
+def _tool_call(call):
+    function = call["function"]
+    arguments = function.get("arguments")
+    if not isinstance(arguments, str):  # a few compatible servers send an object
+        arguments = json.dumps(arguments if arguments is not None else {})
+    return {"id": call.get("id") or "", "type": "function",
+            "function": {"name": function["name"], "arguments": arguments}}
+
+
+def _decode(target, data):
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        raise http.bad_response(target) from None
+    if not isinstance(chunk, dict):
+        raise http.bad_response(target)
+    return chunk
