@@ -1,4 +1,15 @@
-"""The anthropic wire (being written)."""
+"""The anthropic wire: POST {base}/v1/messages with x-api-key and anthropic-version, whole or
+streamed as named events, translated to and from our OpenAI-shaped chat."""
+from . import anthropic_format as fmt
+from . import http, sse
+
+PATH = "/v1/messages"
+STREAM_ERRORS = {  # an `error` event's type → our code, status and sentence
+    "rate_limit_error": ("upstream_rate_limited", 429, "{} rate-limited the request mid-stream; try again shortly."),
+    "overloaded_error": ("upstream_error", 502, "{} was overloaded mid-stream; try again shortly."),
+    "authentication_error": ("upstream_auth", 502, "{} refused the key mid-stream."),
+    "permission_error": ("upstream_auth", 502, "{} refused the key mid-stream.")}
+OTHER_ERROR = ("upstream_error", 502, "{} reported an error mid-stream.")
 
 
 class AnthropicAdapter:
@@ -6,3 +17,82 @@ class AnthropicAdapter:
 
     def __init__(self, timeout):
         self.timeout = timeout
+
+    def complete(self, target, body):
+        response = http.request(target, "POST", PATH, fmt.request(target, body, False), self.timeout)
+        data = http.read_json(target, response)
+        try:
+            return fmt.answer(data, target.upstream_model)
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+            raise http.bad_response(target, response.status) from None
+
+    def stream(self, target, body):
+        response = http.request(target, "POST", PATH, fmt.request(target, body, True), self.timeout,
+                                stream=True)
+        state = StreamState(target)
+        try:
+            for name, data in sse.events(http.chunks(target, response, self.timeout)):
+                yield from state.feed(name, http.decode(target, data))
+                if state.complete:
+                    break
+        finally:
+            http.finish(response, state.complete)  # closes the connection unless the stream ended well
+        if not state.complete:
+            raise http.stream_cut(target)
+        yield {"type": "done", "finish_reason": fmt.finish_reason(state.stop_reason), "usage": state.usage}
+
+
+class StreamState:
+    """Open content blocks by index, tool calls sent so far, usage and stop reason."""
+
+    def __init__(self, target):
+        self.target, self.blocks, self.calls = target, {}, 0
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        self.stop_reason, self.complete = None, False
+
+    def feed(self, name, event):
+        kind = event.get("type", name)
+        try:
+            handler = getattr(self, f"on_{kind}", None)  # ping and unknown events are skipped
+            if handler is not None:
+                yield from handler(event) or ()
+        except (KeyError, TypeError, AttributeError):
+            raise http.bad_response(self.target) from None
+
+    def on_message_start(self, event):
+        fmt.usage(event["message"].get("usage"), self.usage)
+
+    def on_content_block_start(self, event):
+        block = event["content_block"]
+        self.blocks[event["index"]] = {"type": block["type"], "id": block.get("id"),
+                                       "name": block.get("name"), "json": []}
+        if block["type"] == "text" and block.get("text"):
+            yield {"type": "delta", "content": block["text"]}
+
+    def on_content_block_delta(self, event):
+        delta = event["delta"]
+        if delta["type"] == "text_delta" and delta["text"]:
+            yield {"type": "delta", "content": delta["text"]}
+        elif delta["type"] == "input_json_delta":
+            self.blocks[event["index"]]["json"].append(delta["partial_json"])
+
+    def on_content_block_stop(self, event):
+        block = self.blocks.pop(event["index"], None)
+        if block and block["type"] == "tool_use":  # a tool call goes out whole, once its block closes
+            yield {"type": "tool_call", "index": self.calls, "id": block["id"], "name": block["name"],
+                   "arguments": "".join(block["json"]) or "{}"}
+            self.calls += 1
+
+    def on_message_delta(self, event):
+        self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
+        fmt.usage(event.get("usage"), self.usage)
+
+    def on_message_stop(self, event):
+        self.complete = True
+
+    def on_error(self, event):
+        kind = (event.get("error") or {}).get("type")
+        code, status, sentence = STREAM_ERRORS.get(kind, OTHER_ERROR)
+        http.log.warning("upstream %s sent an error event", self.target.provider)
+        raise http.UpstreamError(sentence.format(self.target.label), code, status)
+

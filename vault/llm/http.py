@@ -161,6 +161,17 @@ def read_json(target, response):
     return data
 
 
+def decode(target, data):
+    """One streamed event's JSON object, or upstream_bad_response."""
+    try:
+        event = json.loads(data)
+    except ValueError:
+        raise bad_response(target, 200) from None
+    if not isinstance(event, dict):
+        raise bad_response(target, 200)
+    return event
+
+
 def chunks(target, response, timeout):
     """Bytes as they arrive (read1 returns what the socket has, chunked or close-delimited)."""
     try:

@@ -46,7 +46,7 @@ class OpenAIAdapter:
                 if data.strip() == b"[DONE]":
                     complete = True
                     break
-                yield from state.feed(_decode(target, data))
+                yield from state.feed(http.decode(target, data))
         finally:
             http.finish(response, complete)  # closes the connection unless the stream ended well
         if not complete:
@@ -63,7 +63,7 @@ class StreamState:
     def feed(self, chunk):
         try:
             if chunk.get("error") is not None:
-                raise http.UpstreamError(f"{self.target.label} reported an error during the stream.")
+                raise http.UpstreamError(f"{self.target.label} reported an error mid-stream.")
             if chunk.get("usage"):
                 self.usage = chunk["usage"]
             for choice in chunk.get("choices") or ():
@@ -108,12 +108,3 @@ def _tool_call(call):
     return {"id": call.get("id") or "", "type": "function",
             "function": {"name": function["name"], "arguments": arguments}}
 
-
-def _decode(target, data):
-    try:
-        chunk = json.loads(data)
-    except ValueError:
-        raise http.bad_response(target) from None
-    if not isinstance(chunk, dict):
-        raise http.bad_response(target)
-    return chunk

@@ -1,0 +1,142 @@
+"""Translation between our OpenAI-shaped chat and Anthropic's Messages API: system prompt, content
+blocks, tools (`parameters` ↔ `input_schema`, `tool_calls` ↔ `tool_use`, tool results), stop
+reasons and usage."""
+import json
+
+from ..errors import BadRequest
+
+DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; OpenAI callers rarely send it
+STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
+                "tool_use": "tool_calls", "refusal": "content_filter", "pause_turn": "stop"}
+TOOL_CHOICES = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
+
+
+def request(target, body, stream):
+    """The Messages API payload for one chat request of DESIGN §4."""
+    system, messages = split_system(body["messages"])
+    out = {"model": target.upstream_model or body.get("model"), "messages": messages,
+           "max_tokens": body.get("max_tokens") or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS}
+    if system:
+        out["system"] = system
+    for name in ("temperature", "top_p"):
+        if body.get(name) is not None:
+            out[name] = body[name]
+    if body.get("stop"):
+        out["stop_sequences"] = [body["stop"]] if isinstance(body["stop"], str) else list(body["stop"])
+    if body.get("tools"):
+        out["tools"] = [tool(t) for t in body["tools"]]
+    if body.get("tool_choice") is not None:
+        out["tool_choice"] = tool_choice(body["tool_choice"])
+    if stream:
+        out["stream"] = True
+    return out
+
+
+def split_system(messages):
+    """System messages go to the top-level `system`; the rest become alternating turns of blocks."""
+    system, turns = [], []
+    for message in messages:
+        role = message.get("role")
+        if role in ("system", "developer"):
+            system.append(text_of(message.get("content")))
+            continue
+        role, blocks = ("user", [tool_result(message)]) if role == "tool" else (role, blocks_of(message))
+        if turns and turns[-1]["role"] == role:  # tool results and a following user text share a turn
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    return "\n\n".join(s for s in system if s), turns
+
+
+def blocks_of(message):
+    content = message.get("content")
+    if isinstance(content, list):
+        blocks = [part_block(part) for part in content]
+    else:
+        blocks = [{"type": "text", "text": content}] if content else []
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") or {}
+        blocks.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"),
+                       "input": arguments_object(function.get("arguments"))})
+    return blocks
+
+
+def part_block(part):
+    """An OpenAI content part (text, image_url) as an Anthropic block."""
+    if part.get("type") == "image_url":
+        url = (part.get("image_url") or {}).get("url", "")
+        if url.startswith("data:") and ";base64," in url:
+            media, _, data = url[5:].partition(";base64,")
+            return {"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}
+        return {"type": "image", "source": {"type": "url", "url": url}}
+    return {"type": "text", "text": part.get("text", "")}
+
+
+def tool_result(message):
+    return {"type": "tool_result", "tool_use_id": message.get("tool_call_id"),
+            "content": text_of(message.get("content"))}
+
+
+def text_of(content):
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content or ""
+
+
+def arguments_object(arguments):
+    """A tool call's JSON-string arguments as the object Anthropic wants."""
+    if isinstance(arguments, dict):
+        return arguments
+    try:
+        value = json.loads(arguments or "{}")
+    except ValueError:
+        raise BadRequest("A tool call's arguments are not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise BadRequest("A tool call's arguments must be a JSON object.")
+    return value
+
+
+def tool(spec):
+    function = spec.get("function") or spec
+    out = {"name": function.get("name"),
+           "input_schema": function.get("parameters") or {"type": "object", "properties": {}}}
+    if function.get("description"):
+        out["description"] = function["description"]
+    return out
+
+
+def tool_choice(choice):
+    if isinstance(choice, dict):
+        return {"type": "tool", "name": (choice.get("function") or {}).get("name")}
+    return TOOL_CHOICES.get(choice, {"type": "auto"})
+
+
+def answer(data, fallback_model):
+    """A Messages API answer as ours: {"content", "tool_calls", "finish_reason", "usage", "model"}.
+    Raises KeyError/TypeError on an unexpected shape (the adapter maps that)."""
+    texts, calls = [], []
+    for block in data["content"]:
+        if block["type"] == "text":
+            texts.append(block["text"])
+        elif block["type"] == "tool_use":
+            calls.append({"id": block["id"], "type": "function",
+                          "function": {"name": block["name"], "arguments": json.dumps(block.get("input") or {})}})
+    return {"content": "".join(texts), "tool_calls": calls,
+            "finish_reason": finish_reason(data.get("stop_reason")), "usage": usage(data.get("usage")),
+            "model": data.get("model") or fallback_model}
+
+
+def finish_reason(stop_reason):
+    return STOP_REASONS.get(stop_reason, "stop")
+
+
+def usage(raw, into=None):
+    """Anthropic counts as ours; prompt tokens include cache reads and writes."""
+    into = into if into is not None else {"prompt_tokens": 0, "completion_tokens": 0}
+    if isinstance(raw, dict):
+        prompt = [raw.get(k) for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")]
+        if any(v is not None for v in prompt):
+            into["prompt_tokens"] = sum(int(v or 0) for v in prompt)
+        if raw.get("output_tokens") is not None:
+            into["completion_tokens"] = int(raw["output_tokens"])
+    return into
