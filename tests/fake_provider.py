@@ -55,6 +55,15 @@ class FakeProvider:
         self.disconnects = []      # time.monotonic() when a streaming client was seen gone
         self.client_gone = threading.Event()
 
+    def target(self, provider="openai", model="echo", key="sk-test-0000", key_source="model", auth_type=None):
+        """A resolver Target pointing at this fake (key=None: no key)."""
+        from vault.crypto import Plaintext
+        from vault.providers import PROVIDERS
+        from vault.resolver import Target
+        entry = PROVIDERS[provider]
+        base = self.anthropic_base if entry.wire == "anthropic" else self.openai_base
+        return Target(provider, base, auth_type or entry.auth_type, key and Plaintext(key), key_source, model)
+
     def keys_seen(self):
         return [call["key"] for call in self.calls]
 
@@ -73,6 +82,7 @@ class FakeProvider:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads, block_on_close = True, False
+    request_queue_size = 512  # load tests open hundreds of connections at once
 
     def handle_error(self, request, client_address):
         pass  # clients that time out or leave are what several tests do on purpose
@@ -121,9 +131,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def send_stream(self, frames, interval=0.0, mode="chunked", split=False):
-        """Writes SSE frames; mode "close" ends the body by closing, "cut" drops it half-way,
-        "open" ends the chunked body normally. Notes a client that went away."""
+    def send_stream(self, frames, waits=0.0, mode="chunked", split=False):
+        """Writes SSE frames, waiting `waits` seconds between them (or waits[i] before frame i);
+        mode "close" ends the body by closing, "cut" drops it half-way, "open" ends the chunked
+        body normally. Notes a client that went away."""
+        waits = waits if isinstance(waits, list) else [0.0] + [waits] * (len(frames) - 1)
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         if mode == "close":
@@ -134,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = mode in ("close", "cut")
         try:
             for number, frame in enumerate(frames):
-                if number and interval and self._client_left(interval):
+                if waits[number] and self._client_left(waits[number]):
                     return self.server.fake.gone()
                 for part in ((frame[:len(frame) // 2], frame[len(frame) // 2:]) if split else (frame,)):
                     self.wfile.write(part if mode == "close" else b"%x\r\n%s\r\n" % (len(part), part))
@@ -216,6 +228,8 @@ class Wire:
             frames, mode = frames[:max(2, len(frames) // 2)], "cut"
         elif model == "cut-clean":  # the body ends properly, but without [DONE] / message_stop
             frames, mode = frames[:-1], "open"
+        if model == "stall":  # one long pause, after the first piece
+            interval = [self.fake.slow_seconds if b"after" in frame else 0.0 for frame in frames]
         self.h.send_stream(frames, interval, mode, split=model == "tools")
 
     def pieces(self, body, model):
@@ -225,7 +239,7 @@ class Wire:
         if model == "long":
             return [f"piece{i} " for i in range(200)], 0.05, "chunked"
         if model == "stall":
-            return ["before ", "after"], self.fake.slow_seconds, "chunked"
+            return ["before ", "after"], 0.0, "chunked"
         words = self.echo(body).split(" ")
         return [w if i == 0 else " " + w for i, w in enumerate(words)], 0.0, "chunked"
 
