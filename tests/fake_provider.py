@@ -1,15 +1,15 @@
 """A fake LLM provider on 127.0.0.1 speaking both wires (openai under /openai/v1, anthropic under
-/anthropic), recording every request; the scenario is picked by the request's model name.
-
-Built on http.server rather than Werkzeug because some scenarios need the socket itself: an
-answer ended by closing the connection, a stream cut mid-chunk, and noticing a client that left.
-
-Models: anything else echoes the last user message; "tools" streams two tool calls in split
-chunks; "fail-NNN" answers status NNN; "garbage" is not JSON (nor SSE); "slow" waits
-`slow_seconds` first; "stall" stops mid-stream for `slow_seconds`; "cut" drops the connection
-mid-stream, "cut-clean" ends the HTTP body without [DONE]/message_stop; "stream-error" sends an
-error event mid-stream; "drip" sends `drip_count` pieces `drip_interval` apart, "close-delimited"
-the same without length or chunking, "long" 200 pieces 50 ms apart (for disconnect tests)."""
+/anthropic) over real sockets, recording every request; the request's model name picks the scenario."""
+# http.server rather than Werkzeug: some scenarios need the socket itself (an answer ended by
+# closing the connection, a stream cut mid-chunk, noticing a client that left).
+#
+# Scenarios by model: anything else echoes the last user message; "tools" streams two tool calls
+# in split chunks; "fail-NNN" answers status NNN; "garbage" is not JSON (nor SSE); "slow" waits
+# `slow_seconds` first; "stall" pauses `slow_seconds` mid-stream; "cut" drops the connection
+# mid-stream, "cut-clean" ends the body without [DONE]/message_stop; "stream-error" sends an error
+# event mid-stream; "drip" sends `drip_count` pieces `drip_interval` apart, "close-delimited" the
+# same with neither length nor chunking; "long" 200 pieces 50 ms apart (for disconnect tests).
+# The models lists play `models_scenario` ("fail-NNN", "garbage", "slow").
 import json
 import select
 import socket

@@ -12,8 +12,9 @@ from vault.llm import anthropic_format as fmt
 
 from .fake_provider import TOOL_CALLS
 
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
-                                           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+CITY = {"type": "object", "properties": {"city": {"type": "string"}}}
+TOOLS = [{"type": "function",
+          "function": {"name": "get_weather", "description": "Weather in a city", "parameters": CITY}}]
 CHAT = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello there"}]}
 
 
@@ -26,7 +27,7 @@ def test_complete_moves_system_up_and_always_sends_max_tokens(fake_provider):
     call = fake_provider.calls[0]
     assert (call["method"], call["path"]) == ("POST", "/anthropic/v1/messages")
     assert call["headers"]["x-api-key"] == "sk-ant-test-1" and call["headers"]["anthropic-version"] == "2023-06-01"
-    assert call["json"] == {"model": "claude-haiku-4-5", "system": "Be brief.", "max_tokens": fmt.DEFAULT_MAX_TOKENS,
+    assert call["json"] == {"model": "claude-haiku-4-5", "system": "Be brief.", "max_tokens": 4096,
                             "messages": [{"role": "user", "content": [{"type": "text", "text": "hello there"}]}]}
 
 
@@ -45,7 +46,8 @@ def test_tool_calls_and_results_become_content_blocks(fake_provider):
     target = fake_provider.target("anthropic", "claude")
     messages = CHAT["messages"] + [
         {"role": "assistant", "content": "Checking.", "tool_calls": [
-            {"id": "toolu_0", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
+            {"id": "toolu_0", "type": "function",
+             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
             {"id": "toolu_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]},
         {"role": "tool", "tool_call_id": "toolu_0", "content": "sunny"},
         {"role": "tool", "tool_call_id": "toolu_1", "content": [{"type": "text", "text": "noon"}]},

@@ -11,8 +11,9 @@ from vault.llm import sse
 from .fake_provider import TOOL_CALLS
 
 CHAT = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello there"}]}
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
-                                           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+CITY = {"type": "object", "properties": {"city": {"type": "string"}}}
+TOOLS = [{"type": "function",
+          "function": {"name": "get_weather", "description": "Weather in a city", "parameters": CITY}}]
 
 
 def test_complete_posts_to_chat_completions_and_answers_our_shape(fake_provider):
@@ -62,8 +63,8 @@ def test_streamed_tool_call_deltas_are_assembled_by_index(fake_provider):
 def test_a_tool_conversation_is_passed_through_unchanged(fake_provider):
     target = fake_provider.target()
     messages = CHAT["messages"] + [
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_0", "type": "function",
-                                                               "function": {"name": "get_weather", "arguments": "{}"}}]},
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "call_0", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
         {"role": "tool", "tool_call_id": "call_0", "content": "sunny"}]
     llm.adapter_for(target).complete(target, {"messages": messages, "tools": TOOLS})
     assert fake_provider.calls[0]["json"]["messages"] == messages

@@ -5,7 +5,7 @@ from . import http, sse
 
 PATH = "/v1/messages"
 STREAM_ERRORS = {  # an `error` event's type → our code, status and sentence
-    "rate_limit_error": ("upstream_rate_limited", 429, "{} rate-limited the request mid-stream; try again shortly."),
+    "rate_limit_error": ("upstream_rate_limited", 429, "{} rate-limited the request mid-stream; try again."),
     "overloaded_error": ("upstream_error", 502, "{} was overloaded mid-stream; try again shortly."),
     "authentication_error": ("upstream_auth", 502, "{} refused the key mid-stream."),
     "permission_error": ("upstream_auth", 502, "{} refused the key mid-stream.")}

@@ -8,6 +8,7 @@ from ..errors import BadRequest
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; OpenAI callers rarely send it
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
                 "tool_use": "tool_calls", "refusal": "content_filter", "pause_turn": "stop"}
+PROMPT_COUNTS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 TOOL_CHOICES = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
 
 
@@ -119,8 +120,9 @@ def answer(data, fallback_model):
         if block["type"] == "text":
             texts.append(block["text"])
         elif block["type"] == "tool_use":
+            arguments = json.dumps(block.get("input") or {})
             calls.append({"id": block["id"], "type": "function",
-                          "function": {"name": block["name"], "arguments": json.dumps(block.get("input") or {})}})
+                          "function": {"name": block["name"], "arguments": arguments}})
     return {"content": "".join(texts), "tool_calls": calls,
             "finish_reason": finish_reason(data.get("stop_reason")), "usage": usage(data.get("usage")),
             "model": data.get("model") or fallback_model}
@@ -134,7 +136,7 @@ def usage(raw, into=None):
     """Anthropic counts as ours; prompt tokens include cache reads and writes."""
     into = into if into is not None else {"prompt_tokens": 0, "completion_tokens": 0}
     if isinstance(raw, dict):
-        prompt = [raw.get(k) for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")]
+        prompt = [raw.get(k) for k in PROMPT_COUNTS]
         if any(v is not None for v in prompt):
             into["prompt_tokens"] = sum(int(v or 0) for v in prompt)
         if raw.get("output_tokens") is not None:
