@@ -58,3 +58,25 @@ def register(page, email="ada@example.com", password=PASSWORD):
     page.get_by_label("Repeat password").fill(password)
     page.get_by_role("button", name="Create account").click()
     page.wait_for_url("**/secrets")
+
+
+def store_secret(app, email, provider, key, **fields):
+    """A provider secret written straight to the database (the secrets API has its own tests)."""
+    from vault import crypto
+    from vault.db import ProviderSecret, User
+    with app.app_context(), database.connection_context():
+        user = User.get(User.email == email)
+        row = ProviderSecret(user=user, provider=provider, key_preview=crypto.preview(key),
+                             fingerprint=crypto.fingerprint(key), api_key_encrypted="", **fields)
+        row.api_key_encrypted = crypto.encrypt(key, row.aad)
+        row.save()
+        return row
+
+
+def live(app):
+    """The app on a real loopback port in a thread: (base_url, stop)."""
+    import threading
+    from werkzeug.serving import make_server
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}", server.shutdown

@@ -1,8 +1,9 @@
 """Provider Secrets Vault: create_app() wires settings, database, keyring, auth and blueprints."""
 import logging
 import os
+import time
 
-from flask import Flask, redirect, request, url_for
+from flask import Flask, g, redirect, request, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -37,6 +38,7 @@ def create_app(config=None):
     csrf.init_app(app)
     _register_blueprints(app)
     _rate_limits(app)
+    app.before_request(_start_clock)
     app.before_request(_bearer_or_csrf)
     app.after_request(_security_headers)
     app.add_url_rule("/", "home", lambda: redirect(url_for("secrets.index")))
@@ -47,11 +49,13 @@ def create_app(config=None):
 
 def _register_blueprints(app):
     from . import auth
+    from .chat import api as chat_api, openai_compat, views as chat_views
     from .models import api as models_api, views as models_views
     from .secrets import api as secrets_api, views as secrets_views
     from .tokens import api as tokens_api, views as tokens_views
     auth.init_app(app)
-    for module in (secrets_views, secrets_api, models_views, models_api, tokens_views, tokens_api):
+    for module in (secrets_views, secrets_api, models_views, models_api, tokens_views, tokens_api,
+                   chat_views, chat_api, openai_compat):
         app.register_blueprint(module.bp)
 
 
@@ -64,6 +68,10 @@ def _rate_limits(app):
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(
             app.config[limit], methods=["POST"], deduct_when=failed)(view)
+
+
+def _start_clock():
+    g.request_started = time.perf_counter()  # X-Vault-Overhead-Ms counts from here
 
 
 def _bearer_or_csrf():

@@ -1,0 +1,116 @@
+"""The official openai SDK, unchanged, against the vault's /v1: models, completions, streams and
+tools, with an OpenAI-wire and an Anthropic-wire model behind it; errors as the SDK's exceptions."""
+import json
+
+import openai
+import pytest
+import requests
+
+from tests.helpers import live, make_user, store_secret, token_for
+from vault import create_app
+
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
+                                           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+
+
+@pytest.fixture
+def sdk(app_config, fake_provider):
+    app = create_app({**app_config, "VAULT_UPSTREAM_TIMEOUT": 1.0, "VAULT_PROVIDER_BASE_URLS":
+                      f"openai={fake_provider.openai_base},anthropic={fake_provider.anthropic_base}"})
+    make_user(app, "ada@example.com")
+    store_secret(app, "ada@example.com", "openai", "sk-test-openai-secret-0000")
+    store_secret(app, "ada@example.com", "anthropic", "sk-ant-test-secret-1111")
+    base, stop = live(app)
+    token = token_for(app, "ada@example.com")
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=token, max_retries=0, timeout=10)
+    for name, provider, model_id in (("gpt", "openai", "echo"), ("claude", "anthropic", "claude-haiku-4-5"),
+                                     ("gpt-tools", "openai", "tools"), ("claude-tools", "anthropic", "tools"),
+                                     ("broken", "openai", "fail-429"), ("refused", "openai", "fail-401")):
+        requests.post(f"{base}/api/models", headers={"Authorization": f"Bearer {token}"},
+                      json={"name": name, "provider": provider, "model_id": model_id}).raise_for_status()
+    client.base = base
+    yield client
+    stop()
+
+
+def test_models_list(sdk):
+    names = sorted(m.id for m in sdk.models.list())
+    assert names == ["broken", "claude", "claude-tools", "gpt", "gpt-tools", "refused"]
+
+
+@pytest.mark.parametrize("model", ["gpt", "claude"])
+def test_completion(sdk, fake_provider, model):
+    answer = sdk.chat.completions.create(model=model, messages=[
+        {"role": "system", "content": "be brief"}, {"role": "user", "content": "hello vault"}])
+    assert answer.object == "chat.completion" and answer.model == model
+    assert "hello vault" in answer.choices[0].message.content
+    assert answer.choices[0].finish_reason == "stop" and answer.usage.total_tokens > 0
+    if model == "claude":
+        assert fake_provider.calls[-1]["json"]["system"]  # moved to Anthropic's top-level field
+
+
+@pytest.mark.parametrize("model", ["gpt", "claude"])
+def test_stream(sdk, model):
+    chunks = list(sdk.chat.completions.create(model=model, stream=True, stream_options={"include_usage": True},
+                                              messages=[{"role": "user", "content": "stream this please"}]))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "stream this please" in text
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].usage.completion_tokens > 0
+
+
+@pytest.mark.parametrize("model", ["gpt-tools", "claude-tools"])
+def test_tool_call_whole_and_streamed(sdk, model):
+    answer = sdk.chat.completions.create(model=model, tools=TOOLS, messages=[{"role": "user", "content": "weather?"}])
+    call = answer.choices[0].message.tool_calls[0]
+    assert answer.choices[0].finish_reason == "tool_calls"
+    assert call.function.name == "get_weather" and json.loads(call.function.arguments)["city"] == "Paris"
+    calls = {}
+    for chunk in sdk.chat.completions.create(model=model, tools=TOOLS, stream=True,
+                                             messages=[{"role": "user", "content": "weather?"}]):
+        for part in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+            entry = calls.setdefault(part.index, {"name": "", "arguments": ""})
+            entry["name"] += part.function.name or ""
+            entry["arguments"] += part.function.arguments or ""
+    assert [c["name"] for c in calls.values()] == ["get_weather", "get_time"]
+    assert json.loads(calls[0]["arguments"]) == {"city": "Paris", "unit": "celsius"}
+
+
+def test_tool_result_round_trip(sdk, fake_provider):
+    messages = [{"role": "user", "content": "weather?"},
+                {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}]
+    sdk.chat.completions.create(model="claude", tools=TOOLS, messages=messages)
+    sent = fake_provider.calls[-1]["json"]["messages"]
+    assert sent[1]["content"][0]["type"] == "tool_use" and sent[2]["content"][0]["type"] == "tool_result"
+
+
+def test_wrong_token_is_an_authentication_error(sdk):
+    bad = openai.OpenAI(base_url=sdk.base_url, api_key="psv_wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.models.list()
+    with pytest.raises(openai.AuthenticationError):
+        bad.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "x"}])
+
+
+def test_provider_errors_become_sdk_exceptions(sdk):
+    with pytest.raises(openai.RateLimitError):
+        sdk.chat.completions.create(model="broken", messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.RateLimitError):
+        sdk.chat.completions.create(model="broken", stream=True, messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.APIStatusError) as err:
+        sdk.chat.completions.create(model="refused", messages=[{"role": "user", "content": "x"}])
+    assert "refused" in err.value.message and "sk-test" not in err.value.message
+    with pytest.raises(openai.NotFoundError):
+        sdk.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+
+
+def test_session_cookie_alone_is_refused(app_config):
+    from tests.helpers import sign_in
+    app = create_app(app_config)
+    make_user(app, "ada@example.com")
+    client = sign_in(app.test_client(), "ada@example.com")
+    response = client.get("/v1/models")
+    assert response.status_code == 401 and response.json["error"]["type"] == "authentication_error"
+    assert client.post("/v1/chat/completions", json={"model": "x", "messages": []}).status_code == 401

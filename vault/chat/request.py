@@ -1,0 +1,107 @@
+"""Checking a chat request body (DESIGN §4; OpenAI's shape for /v1): one precise 400 per mistake,
+and only known fields passed on to the adapters."""
+from ..errors import BadRequest
+
+ROLES = {"system", "developer", "user", "assistant", "tool"}
+MAX_MESSAGES = 2000
+
+
+def _number(low, high):
+    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high
+
+
+def _whole(low, high):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+OPTIONS = {  # name: (check, what a valid value is)
+    "temperature": (_number(0, 2), "a number from 0 to 2"),
+    "top_p": (_number(0, 1), "a number from 0 to 1"),
+    "max_tokens": (_whole(1, 1_000_000), "a whole number from 1 to 1000000"),
+    "max_completion_tokens": (_whole(1, 1_000_000), "a whole number from 1 to 1000000"),
+    "presence_penalty": (_number(-2, 2), "a number from -2 to 2"),
+    "frequency_penalty": (_number(-2, 2), "a number from -2 to 2"),
+    "seed": (_whole(-2**63, 2**63 - 1), "a whole number"),
+    "stop": (lambda v: isinstance(v, str) or (isinstance(v, list) and len(v) <= 4
+                                              and all(isinstance(s, str) for s in v)),
+             "a string or a list of up to 4 strings"),
+    "tools": (lambda v: isinstance(v, list) and len(v) <= 128 and all(_tool_ok(t) for t in v),
+              'a list of {"type": "function", "function": {"name", "parameters"}} objects'),
+    "tool_choice": (lambda v: v in ("auto", "none", "required") or _named_choice(v),
+                    '"auto", "none", "required" or {"type": "function", "function": {"name"}}'),
+    "parallel_tool_calls": (lambda v: isinstance(v, bool), "true or false"),
+    "response_format": (lambda v: isinstance(v, dict), "an object"),
+    "user": (lambda v: isinstance(v, str) and len(v) <= 256, "a string"),
+}
+
+
+def chat_body(raw, own_fields, lenient=False):
+    """The checked body. `own_fields` are the endpoint's own (model, stream…); with `lenient`
+    (OpenAI clients send many optional fields) unknown fields are dropped instead of refused."""
+    if not isinstance(raw, dict):
+        raise BadRequest("The request body must be a JSON object.", "invalid_json")
+    unknown = set(raw) - set(OPTIONS) - own_fields - {"messages"}
+    if unknown and not lenient:
+        raise BadRequest(f"Unknown field: {sorted(unknown)[0][:40]!r}.", "unknown_field")
+    body = {"messages": _messages(raw.get("messages"))}
+    for name, (ok, what) in OPTIONS.items():
+        value = raw.get(name)
+        if value is not None:
+            if not ok(value):
+                raise BadRequest(f"'{name}' must be {what}.")
+            body[name] = value
+    return body
+
+
+def _messages(messages):
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("'messages' must be a non-empty list of {\"role\", \"content\"} objects.")
+    if len(messages) > MAX_MESSAGES:
+        raise BadRequest(f"'messages' has more than {MAX_MESSAGES} entries.")
+    for n, message in enumerate(messages):
+        problem = _message_problem(message)
+        if problem:
+            raise BadRequest(f"messages[{n}]: {problem}")
+    return messages
+
+
+def _message_problem(message):
+    if not isinstance(message, dict):
+        return "each message must be an object."
+    role, content = message.get("role"), message.get("content")
+    if role not in ROLES:
+        return "'role' must be one of system, developer, user, assistant, tool."
+    if role == "assistant" and message.get("tool_calls") is not None:
+        if not isinstance(message["tool_calls"], list) or not all(_call_ok(c) for c in message["tool_calls"]):
+            return "'tool_calls' must be a list of {\"id\", \"function\": {\"name\", \"arguments\"}}."
+        if content is None:
+            return None
+    if role == "tool" and not isinstance(message.get("tool_call_id"), str):
+        return "a tool message needs the 'tool_call_id' it answers."
+    if isinstance(content, str):
+        return None
+    if isinstance(content, list) and content and all(_part_ok(p) for p in content):
+        return None
+    return "'content' must be a string or a list of {\"type\": \"text\", \"text\"} parts."
+
+
+def _part_ok(part):
+    return isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+
+
+def _tool_ok(tool):
+    function = tool.get("function") if isinstance(tool, dict) else None
+    return (tool.get("type", "function") == "function" and isinstance(function, dict)
+            and isinstance(function.get("name"), str) and 0 < len(function["name"]) <= 64
+            and isinstance(function.get("parameters", {}), dict))
+
+
+def _call_ok(call):
+    function = call.get("function") if isinstance(call, dict) else None
+    return (isinstance(call.get("id"), str) and isinstance(function, dict)
+            and isinstance(function.get("name"), str) and isinstance(function.get("arguments", ""), str))
+
+
+def _named_choice(value):
+    return (isinstance(value, dict) and value.get("type") == "function"
+            and isinstance(value.get("function"), dict) and isinstance(value["function"].get("name"), str))
