@@ -31,6 +31,14 @@ def app(app_config):
     close_pool()
 
 
+@pytest.fixture(autouse=True)
+def usage_written():
+    """Usage counted by one test is written to that test's database, not the next one's."""
+    yield
+    from vault.chat import usage
+    usage.flush()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -17,6 +17,13 @@ def utcnow():
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
+def as_datetime(value):
+    """A datetime from raw SQL: SQLite hands back text, PostgreSQL a datetime."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(value)
+
+
 class BaseModel(pw.Model):
     class Meta:
         database = database

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from . import crypto, providers
-from .db import LLMModel, ProviderSecret, database, utcnow
+from .db import ProviderSecret, as_datetime, database, utcnow
 from .errors import NotFound, VaultError
 
 TOUCH_EVERY = dt.timedelta(minutes=1)
@@ -76,9 +76,9 @@ def resolve(user, model_ref, by="id"):
     if own_blob:
         return Target(key=crypto.decrypt(own_blob, model_id, f"model {model_id}"), key_source="model", **common)
     now = utcnow()
-    expired = sid is not None and expires is not None and _when(expires) <= now
+    expired = sid is not None and expires is not None and as_datetime(expires) <= now
     if sid is not None and not expired:
-        _touch(sid, _when(used), now)
+        _touch(sid, as_datetime(used), now)
         key = crypto.decrypt(blob, f"{uid}|{provider}", f"{provider} provider secret")
         return Target(key=key, key_source="provider_secret", **common)
     if auth_type == "none":
@@ -137,13 +137,6 @@ def _expired(secret):
 def _touch(secret_id, last_used, now):
     if last_used is None or now - last_used >= TOUCH_EVERY:
         database.execute_sql(_statement("touch"), (now, secret_id, now - TOUCH_EVERY))
-
-
-def _when(value):
-    """SQLite hands back text, PostgreSQL a datetime."""
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.fromisoformat(value)
 
 
 def _no_key(provider, expired):

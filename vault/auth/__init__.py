@@ -10,6 +10,7 @@ from ..errors import Unauthorized, render_error
 from ..tokens import service as tokens
 
 login_manager = LoginManager()
+login_manager.session_protection = None  # sessions are server-side rows, revoked by deleting them
 SESSION_IDLE_LIMIT = dt.timedelta(days=30)
 TOUCH_EVERY = dt.timedelta(minutes=5)
 

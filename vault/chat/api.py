@@ -8,7 +8,6 @@ from . import relay, usage
 from .request import chat_body
 
 bp = Blueprint("chat_api", __name__, url_prefix="/api")
-bp.after_request(relay.book_after_answer)
 
 
 @bp.post("/chat")
@@ -26,7 +25,7 @@ def chat():
         result, overhead = relay.complete(target, body)
         return relay.json_answer({**result, "key_source": target.key_source}, target, overhead)
     tally = relay.Tally(current_user.id, target)
-    return relay.sse_response(_events(relay.events(target, body), tally), target, tally.book)
+    return relay.sse_response(_events(relay.events(target, body), tally), target)
 
 
 def _events(upstream, tally):
@@ -41,6 +40,7 @@ def _events(upstream, tally):
         yield relay.sse({"type": "error", "error": exc.to_dict()})
     finally:
         upstream.close()  # a client that went away closes the provider's connection too
+        tally.book()
 
 
 @bp.get("/usage")

@@ -15,7 +15,6 @@ from . import relay
 from .request import chat_body
 
 bp = Blueprint("openai_compat", __name__, url_prefix="/v1")
-bp.after_request(relay.book_after_answer)
 OWN_FIELDS = {"model", "stream", "stream_options", "n"}
 
 
@@ -62,7 +61,7 @@ def _stream(target, body, name, include_usage):
         tally.book()
         raise
     chunks = _chunks(itertools.chain([first], upstream), upstream, name, include_usage, tally)
-    response = relay.sse_response(chunks, target, tally.book)
+    response = relay.sse_response(chunks, target)
     response.headers["X-Vault-Overhead-Ms"] = f"{overhead:.2f}"
     return response
 
@@ -92,6 +91,7 @@ def _chunks(events, upstream, name, include_usage, tally):
         yield relay.sse({"error": {"message": exc.message, "type": "api_error", "code": exc.code}})
     finally:
         upstream.close()
+        tally.book()
 
 
 def completion(result, name):

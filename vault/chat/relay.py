@@ -1,5 +1,5 @@
 """What both chat endpoints share: resolve before anything streams, call the adapter, time the
-gateway's own share, relay events as they arrive, and book usage after the answer is out."""
+gateway's own share, relay events as they arrive, and count usage."""
 import json
 import time
 
@@ -19,25 +19,16 @@ def resolve(ref):
 
 
 def complete(target, body):
-    """(result, overhead_ms). Usage, or the error, is booked once the answer is out."""
-    user_id = current_user.id
+    """(result, overhead_ms), with the request counted in the usage ledger either way."""
     started = time.perf_counter()
     try:
         result = llm.adapter_for(target).complete(target, body)
     except UpstreamError:
-        g.after_answer = lambda: usage.record(user_id, target, error=True)
+        usage.record(current_user.id, target, error=True)
         raise
     upstream = time.perf_counter() - started
-    g.after_answer = lambda: usage.record(user_id, target, result.get("usage"))
+    usage.record(current_user.id, target, result.get("usage"))
     return result, overhead_ms(upstream)
-
-
-def book_after_answer(response):
-    """after_request of both chat blueprints: the ledger write waits until the client has its bytes."""
-    after = g.pop("after_answer", None)
-    if after is not None:
-        response.call_on_close(after)
-    return response
 
 
 def events(target, body):
@@ -45,10 +36,8 @@ def events(target, body):
     return llm.adapter_for(target).stream(target, body)
 
 
-def sse_response(chunks, target, on_close):
-    response = Response(chunks, mimetype="text/event-stream", headers=headers(target, SSE_HEADERS))
-    response.call_on_close(on_close)
-    return response
+def sse_response(chunks, target):
+    return Response(chunks, mimetype="text/event-stream", headers=headers(target, SSE_HEADERS))
 
 
 def headers(target, extra=None, overhead=None):
@@ -75,7 +64,7 @@ def sse(event):
 
 
 class Tally:
-    """Collects usage and errors while a stream runs, for the ledger afterwards (no DB in the stream)."""
+    """Collects a stream's usage and error, counted once when the stream ends (however it ends)."""
 
     def __init__(self, user_id, target):
         self.user_id, self.target = user_id, target

@@ -1,34 +1,100 @@
-"""The usage ledger: one UsageRecord row per (user, model, key source, day), incremented by each
-chat. It is written after the answer has gone out (response.call_on_close), in one upsert."""
+"""The usage ledger: one UsageRecord row per (user, model, key source, day). Chats only add to
+an in-process tally (microseconds, no database on the relay's path); a background thread writes
+it in one transaction every second, and reads flush first. A crash loses at most that second."""
+import atexit
 import datetime as dt
 import logging
+import threading
+import time
 
 import peewee as pw
 
 from ..db import UsageRecord, database, utcnow
 
 log = logging.getLogger(__name__)
+FLUSH_EVERY = 1.0
+_pending = {}  # (user_id, model_id, key_source, provider, day) -> [requests, prompt, completion, errors]
+_lock = threading.Lock()
+_writer = None
 
 
 def record(user_id, target, usage=None, error=False):
-    """Adds one request; never raises, since the client already has its answer."""
+    """Counts one request; never touches the database."""
     usage = usage or {}
-    prompt, completion = _tokens(usage.get("prompt_tokens")), _tokens(usage.get("completion_tokens"))
+    key = (user_id, target.model_id, target.key_source, target.provider, utcnow().date())
+    with _lock:
+        counts = _pending.setdefault(key, [0, 0, 0, 0])
+        counts[0] += 1
+        counts[1] += _tokens(usage.get("prompt_tokens"))
+        counts[2] += _tokens(usage.get("completion_tokens"))
+        counts[3] += int(error)
+    _start_writer()
+
+
+def flush():
+    """Writes what has been counted. A database that is away keeps the counts for the next try;
+    a row that cannot be written (its user was deleted meanwhile) is dropped."""
+    global _pending
+    with _lock:
+        batch, _pending = _pending, {}
+    if not batch:
+        return
     try:
         with database.connection_context():
-            UsageRecord.insert(
-                user=user_id, model=target.model_id, key_source=target.key_source, provider=target.provider,
-                day=utcnow().date(), requests=1, prompt_tokens=prompt, completion_tokens=completion,
-                errors=int(error),
-            ).on_conflict(
-                conflict_target=[UsageRecord.user, UsageRecord.model, UsageRecord.key_source, UsageRecord.day],
-                update={UsageRecord.requests: UsageRecord.requests + 1,
-                        UsageRecord.prompt_tokens: UsageRecord.prompt_tokens + prompt,
-                        UsageRecord.completion_tokens: UsageRecord.completion_tokens + completion,
-                        UsageRecord.errors: UsageRecord.errors + int(error)},
-            ).execute()
+            try:
+                with database.atomic():
+                    for key, counts in batch.items():
+                        _upsert(key, counts)
+            except pw.IntegrityError:
+                _write_one_by_one(batch)
     except pw.PeeweeException as exc:
-        log.error("usage not recorded: %s", type(exc).__name__)
+        log.error("usage not written yet (%s); retrying", type(exc).__name__)
+        with _lock:
+            for key, counts in batch.items():
+                merged = _pending.setdefault(key, [0, 0, 0, 0])
+                merged[:] = [a + b for a, b in zip(merged, counts)]
+
+
+def _write_one_by_one(batch):
+    for key, counts in batch.items():
+        try:
+            with database.atomic():
+                _upsert(key, counts)
+        except pw.IntegrityError:
+            log.warning("usage for a deleted user or model dropped")
+
+
+def _upsert(key, counts):
+    user_id, model_id, key_source, provider, day = key
+    requests, prompt, completion, errors = counts
+    UsageRecord.insert(
+        user=user_id, model=model_id, key_source=key_source, provider=provider, day=day,
+        requests=requests, prompt_tokens=prompt, completion_tokens=completion, errors=errors,
+    ).on_conflict(
+        conflict_target=[UsageRecord.user, UsageRecord.model, UsageRecord.key_source, UsageRecord.day],
+        update={UsageRecord.requests: UsageRecord.requests + requests,
+                UsageRecord.prompt_tokens: UsageRecord.prompt_tokens + prompt,
+                UsageRecord.completion_tokens: UsageRecord.completion_tokens + completion,
+                UsageRecord.errors: UsageRecord.errors + errors},
+    ).execute()
+
+
+def _start_writer():
+    global _writer
+    if _writer is None or not _writer.is_alive():  # one per process (gunicorn forks workers)
+        with _lock:
+            if _writer is None or not _writer.is_alive():
+                _writer = threading.Thread(target=_write_forever, name="usage-writer", daemon=True)
+                _writer.start()
+
+
+def _write_forever():
+    while True:
+        time.sleep(FLUSH_EVERY)
+        flush()
+
+
+atexit.register(flush)
 
 
 def _tokens(value):
@@ -38,6 +104,7 @@ def _tokens(value):
 def since(user, days):
     """Rows of the last `days` days, newest first, with each model's current name."""
     from ..db import LLMModel
+    flush()  # what this process counted so far is in the answer
     first = utcnow().date() - dt.timedelta(days=days - 1)
     query = (UsageRecord.select(UsageRecord, LLMModel.name.alias("model_name"))
              .join(LLMModel, pw.JOIN.LEFT_OUTER, on=(UsageRecord.model == LLMModel.id))

@@ -4,7 +4,7 @@ import hashlib
 import secrets
 
 from .. import audit
-from ..db import ApiToken, User, database, utcnow
+from ..db import ApiToken, User, as_datetime, database, utcnow
 from ..errors import BadRequest
 
 PREFIX = "psv_"
@@ -43,17 +43,25 @@ def listed(user):
     return list(ApiToken.owned_by(user).order_by(ApiToken.created_at.desc(), ApiToken.id.desc()))
 
 
+# Runs on every Bearer request: one statement written once, not rebuilt by the ORM each time.
+_LOOKUP = ("SELECT t.id, t.prefix, t.expires_at, t.last_used_at, u.id, u.email FROM api_token t "
+           'JOIN "user" u ON u.id = t.user_id WHERE t.token_hash = {p} AND t.revoked_at IS NULL')
+_TOUCH = "UPDATE api_token SET last_used_at = {p} WHERE id = {p}"
+
+
 def authenticate(token):
-    """The token's user, or None when it is unknown, revoked or expired."""
-    row = (ApiToken.select(ApiToken, User).join(User)
-           .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_null())
-           .first())
-    now = utcnow()
-    if row is None or (row.expires_at and row.expires_at <= now):
+    """The token's row (with its user), or None when it is unknown, revoked or expired."""
+    p = database.param
+    found = database.execute_sql(_LOOKUP.format(p=p), (digest(token),)).fetchone()
+    if found is None:
         return None
-    if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-        ApiToken.update(last_used_at=now).where(ApiToken.id == row.id).execute()
-    return row
+    token_id, prefix, expires, used, user_id, email = found
+    now = utcnow()
+    if expires is not None and as_datetime(expires) <= now:
+        return None
+    if used is None or now - as_datetime(used) >= TOUCH_EVERY:
+        database.execute_sql(_TOUCH.format(p=p), (now, token_id))
+    return ApiToken(id=token_id, prefix=prefix, user=User(id=user_id, email=email))
 
 
 def as_json(row):
