@@ -1,11 +1,106 @@
-"""/secrets page (placeholder until the provider-secrets issue lands)."""
-from flask import Blueprint, render_template
-from flask_login import login_required
+"""/secrets: one row per provider; inline add and rotate, check, history and delete as htmx
+fragments. All work goes through service.py, the same functions /api/secrets calls."""
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from ..htmx import fragment, is_htmx, page_or_fragment
+from . import service
+from .forms import SecretForm
 
 bp = Blueprint("secrets", __name__, url_prefix="/secrets")
 
+ROW = "secrets/_partials/secret_row.html"
+FORM = "secrets/_partials/secret_form.html"
+
+
+@bp.before_request
+@login_required
+def signed_in():
+    """Every view here is the user's own."""
+
 
 @bp.get("")
-@login_required
 def index():
-    return render_template("secrets/index.html")
+    return page_or_fragment("secrets/index.html", "secrets/_partials/secret_rows.html",
+                            rows=service.overview(current_user))
+
+
+@bp.get("/<provider>")
+def row(provider):
+    """The row at rest; "Cancel" in a form swaps it back in."""
+    r = service.row(current_user, provider)
+    return fragment(ROW, r=r) if is_htmx() else _to_row(provider)
+
+
+@bp.get("/<provider>/new")
+def new(provider):
+    r = service.row(current_user, provider)
+    if r.secret is not None:  # another tab added it meanwhile: offer the rotation instead
+        return edit(provider)
+    return fragment(FORM, r=r, form=SecretForm(provider, formdata=None)) if is_htmx() else _to_row(provider)
+
+
+@bp.post("/<provider>")
+def create(provider):
+    r = service.row(current_user, provider)  # 404 for an unknown provider
+    form = SecretForm(provider)
+    if not form.validate_on_submit():
+        return render_template(FORM, r=r, form=form), 422
+    service.create(current_user, provider, form.api_key.data, form.expiry())
+    return fragment(ROW, 201, trigger="secrets-changed", r=service.row(current_user, provider))
+
+
+@bp.get("/<provider>/rotate")
+def edit(provider):
+    secret = service.get(current_user, provider, "secret.rotate")
+    form = SecretForm(provider, secret, formdata=None)
+    return fragment(FORM, r=service.row(current_user, provider), form=form) if is_htmx() else _to_row(provider)
+
+
+@bp.post("/<provider>/rotate")
+def update(provider):
+    form = SecretForm(provider, service.get(current_user, provider, "secret.rotate"))
+    if form.validate_on_submit() and _rotated(form, provider):
+        return fragment(ROW, trigger="secrets-changed", r=service.row(current_user, provider))
+    return render_template(FORM, r=service.row(current_user, provider), form=form), 422
+
+
+@bp.delete("/<provider>")
+def delete(provider):
+    service.delete(current_user, provider)
+    return "", 200, {"HX-Trigger": "secrets-changed"}  # 200, not 204: htmx does not swap a 204
+
+
+@bp.post("/<provider>/check")
+def check(provider):
+    result = service.check(current_user, provider)
+    return fragment("secrets/_partials/secret_check.html", provider=provider, outcome=result["status"],
+                    checked_at=result["checked_at"], message=result["message"])
+
+
+@bp.get("/<provider>/history")
+def history(provider):
+    return fragment("secrets/_partials/secret_history.html", provider=provider,
+                    events=service.history(current_user, provider))
+
+
+def _rotated(form, provider):
+    """Applies a valid form; False, with the reason on the form, when there was nothing to change
+    or another tab saved first (then the form offers to replace that version)."""
+    changes = form.changes()
+    if changes is None:
+        form.api_key.errors.append("Enter a new key, or change the expiry date.")
+        return False
+    try:
+        service.update(current_user, provider, expected_version=form.expected_version.data, **changes)
+    except service.VersionConflict as exc:
+        form.expected_version.data, form.expected_version.raw_data = exc.current, [str(exc.current)]
+        form.form_errors.append(f"This secret changed in another tab or through the API (it is now "
+                                f"version {exc.current}). Save again to replace it.")
+        return False
+    return True
+
+
+def _to_row(provider):
+    """Fragment URLs opened outside htmx land on the page, at that provider's row."""
+    return redirect(url_for(".index", _anchor=f"secret-{provider}"))

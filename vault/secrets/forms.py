@@ -1,0 +1,50 @@
+"""The inline add/rotate form of a provider row. Keys are checked by the service's own rules."""
+import datetime as dt
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, IntegerField, PasswordField, SubmitField
+from wtforms.validators import NumberRange, Optional, ValidationError
+from wtforms.widgets import HiddenInput
+
+from ..errors import BadRequest
+from . import service
+
+
+class SecretForm(FlaskForm):
+    # A PasswordField never renders its value, so a key is not echoed back, not even on a 422.
+    api_key = PasswordField("API key", render_kw={"autocomplete": "off", "spellcheck": "false",
+                                                  "autocapitalize": "off"})
+    expires_at = DateField("Expires on", validators=[Optional()])
+    expected_version = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(1)])
+    submit = SubmitField("Save")
+
+    def __init__(self, provider, secret=None, **kwargs):
+        """`secret` set means rotating it: a blank key then keeps the key and changes the expiry."""
+        if secret is not None:
+            kwargs.setdefault("data", {"expires_at": secret.expires_at and secret.expires_at.date(),
+                                       "expected_version": secret.version})
+        super().__init__(**kwargs)
+        self.secret = secret
+        for f in self:  # two rows may have their forms open at once: ids must stay unique
+            f.id = f"{provider}-{f.name.replace('_', '-')}"
+
+    def validate_api_key(self, field):
+        if not field.data and self.secret is not None:
+            return
+        try:
+            field.data = service.clean_key(field.data or "")
+        except BadRequest as exc:
+            raise ValidationError(exc.message) from None
+
+    def expiry(self):
+        """The date as a naive UTC datetime: the key is not used from 00:00 UTC that day on."""
+        day = self.expires_at.data
+        return dt.datetime.combine(day, dt.time()) if day else None
+
+    def changes(self):
+        """Keyword arguments for service.update, or None when nothing would change."""
+        current = self.secret.expires_at
+        changes = {"api_key": self.api_key.data or None}
+        if self.expires_at.data != (current.date() if current else None):
+            changes["expires_at"] = self.expiry()  # a time set through the API survives a rotation
+        return changes if len(changes) > 1 or changes["api_key"] else None
