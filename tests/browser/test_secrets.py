@@ -1,0 +1,75 @@
+"""The secrets page in a real Chromium: add, rotate, check (against the fake provider), history
+and delete, each swapped in place without a page reload."""
+import pytest
+from playwright.sync_api import expect
+
+from tests.helpers import close_pool, register
+
+from vault import create_app
+
+FIRST, SECOND = "sk-browser-key-0000000001", "sk-browser-key-0000000002"
+
+
+@pytest.fixture
+def app(app_config, fake_provider):
+    yield create_app({**app_config, "VAULT_PROVIDER_BASE_URLS": f"openai={fake_provider.openai_base}"})
+    close_pool()
+
+
+def test_add_rotate_check_and_delete_a_key_without_reload(page, fake_provider):
+    register(page)
+    page.evaluate("window.__marker = 42")
+    expect(page.get_by_text("A provider secret is your API key")).to_be_visible()
+    row = page.locator("#secret-openai")
+
+    row.get_by_role("button", name="Add key").click()
+    page.get_by_label("API key").fill("not a key")
+    page.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("must not contain spaces")            # 422, inside the form
+    expect(page.get_by_label("API key")).to_have_value("")            # never echoed back
+    page.get_by_label("API key").fill(FIRST)
+    page.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("sk-…0001")
+    expect(row).to_contain_text("v1")
+    expect(page.get_by_text("A provider secret is your API key")).to_be_hidden()
+    expect(page.locator("#secret-rows tbody tr").first).to_have_id("secret-openai")  # configured first
+
+    row.get_by_role("button", name="Rotate").click()
+    page.get_by_label("API key").fill(SECOND)
+    page.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("sk-…0002")
+    expect(row).to_contain_text("v2")
+
+    fake_provider.valid_keys = {SECOND}
+    row.get_by_role("button", name="Check").click()
+    expect(page.locator("#secret-openai-check .badge-ok")).to_have_text("works")
+    expect(page.locator("#secret-openai-check")).to_contain_text("Connected to OpenAI")
+    assert fake_provider.keys_seen() == [SECOND]
+
+    row.get_by_role("button", name="History").click()
+    history = page.locator("#secret-openai-history")
+    expect(history).to_contain_text("check (v2)")
+    expect(history).to_contain_text("rotate (v2)")
+    expect(history).to_contain_text("create (v1)")
+
+    dialogs = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    row.get_by_role("button", name="Delete").click()
+    expect(row.get_by_role("button", name="Add key")).to_be_visible()
+    assert dialogs == ["Delete your OpenAI key? No model uses it."]
+    expect(page.get_by_text("A provider secret is your API key")).to_be_visible()
+
+    assert page.evaluate("window.__marker") == 42  # every step swapped in place, never reloaded
+    assert FIRST not in page.content() and SECOND not in page.content()
+    assert page.console_errors == []
+
+
+def test_cancel_puts_the_row_back(page):
+    register(page)
+    row = page.locator("#secret-anthropic")
+    row.get_by_role("button", name="Add key").click()
+    expect(page.get_by_label("API key")).to_be_visible()
+    page.get_by_role("button", name="Cancel").click()
+    expect(row.get_by_role("button", name="Add key")).to_be_visible()
+    expect(page.get_by_label("API key")).to_have_count(0)
+    assert page.console_errors == []
