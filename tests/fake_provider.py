@@ -8,7 +8,8 @@
 # `slow_seconds` first; "stall" pauses `slow_seconds` mid-stream; "cut" drops the connection
 # mid-stream, "cut-clean" ends the body without [DONE]/message_stop; "stream-error" sends an error
 # event mid-stream; "drip" sends `drip_count` pieces `drip_interval` apart, "close-delimited" the
-# same with neither length nor chunking; "long" 200 pieces 50 ms apart (for disconnect tests).
+# same with neither length nor chunking; "long" 200 pieces 50 ms apart (for disconnect tests);
+# "linger" keeps the body open `slow_seconds` after [DONE]/message_stop.
 # The models lists play `models_scenario` ("fail-NNN", "garbage", "slow").
 import json
 import select
@@ -131,7 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def send_stream(self, frames, waits=0.0, mode="chunked", split=False):
+    def send_stream(self, frames, waits=0.0, mode="chunked", split=False, linger=0.0):
         """Writes SSE frames, waiting `waits` seconds between them (or waits[i] before frame i);
         mode "close" ends the body by closing, "cut" drops it half-way, "open" ends the chunked
         body normally. Notes a client that went away."""
@@ -150,6 +151,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return self.server.fake.gone()
                 for part in ((frame[:len(frame) // 2], frame[len(frame) // 2:]) if split else (frame,)):
                     self.wfile.write(part if mode == "close" else b"%x\r\n%s\r\n" % (len(part), part))
+            if linger and self._client_left(linger):  # the events are done, the body not yet
+                return self.server.fake.gone()
             if mode in ("chunked", "open"):
                 self.wfile.write(b"0\r\n\r\n")
         except OSError:
@@ -230,7 +233,8 @@ class Wire:
             frames, mode = frames[:-1], "open"
         if model == "stall":  # one long pause, after the first piece
             interval = [self.fake.slow_seconds if b"after" in frame else 0.0 for frame in frames]
-        self.h.send_stream(frames, interval, mode, split=model == "tools")
+        linger = self.fake.slow_seconds if model == "linger" else 0.0
+        self.h.send_stream(frames, interval, mode, split=model == "tools", linger=linger)
 
     def pieces(self, body, model):
         if model in ("drip", "close-delimited"):

@@ -35,11 +35,12 @@ class AnthropicAdapter:
                 yield from state.feed(name, http.decode(target, data))
                 if state.complete:
                     break
+            if not state.complete:
+                raise http.stream_cut(target)
+            # Sent before the drain below: a provider slow to end the body delays nothing.
+            yield {"type": "done", "finish_reason": fmt.finish_reason(state.stop_reason), "usage": state.usage}
         finally:
             http.finish(response, state.complete)  # closes the connection unless the stream ended well
-        if not state.complete:
-            raise http.stream_cut(target)
-        yield {"type": "done", "finish_reason": fmt.finish_reason(state.stop_reason), "usage": state.usage}
 
 
 class StreamState:

@@ -47,11 +47,11 @@ class OpenAIAdapter:
                     complete = True
                     break
                 yield from state.feed(http.decode(target, data))
+            if not complete:
+                raise http.stream_cut(target)
+            yield from state.end()  # before the drain below, so a provider slow to end the body delays nothing
         finally:
             http.finish(response, complete)  # closes the connection unless the stream ended well
-        if not complete:
-            raise http.stream_cut(target)
-        yield from state.end()
 
 
 class StreamState:
