@@ -18,7 +18,7 @@ def model_id(client, name):
 def test_page_and_rows_fragment(ada):
     page = ada.get("/models").get_data(as_text=True)
     assert 'id="model-form"' in page and 'id="model-rows"' in page and "No models yet" in page
-    assert "API key (Optional — uses the provider secret if empty)" in page
+    assert "(Optional — uses the provider secret if empty)" in page
     rows = ada.get("/models", headers=HX)
     assert rows.get_data(as_text=True).lstrip().startswith('<div id="model-rows">')
     assert "HX-Request" in rows.headers["Vary"]
@@ -76,13 +76,16 @@ def test_edit_in_place_and_cancel(ada):
     mid = model_id(ada, "mini")
     edit = ada.get(f"/models/{mid}/edit", headers=HX)
     assert edit.status_code == 200 and f'id="model-{mid}"' in edit.get_data(as_text=True)
+    prefix = f"edit-{mid[:8]}-"
+    assert f'id="{prefix}name"' in edit.get_data(as_text=True)
     saved = ada.post(f"/models/{mid}", headers=HX, data={
-        "mode": "manual", "name": "renamed", "provider": "openai", "model_id": "gpt-4.1",
-        "base_url": "https://api.openai.com/v1", "auth_type": "bearer"})
+        f"{prefix}{k}": v for k, v in {"mode": "manual", "name": "renamed", "provider": "openai",
+                                       "model_id": "gpt-4.1", "base_url": "https://api.openai.com/v1",
+                                       "auth_type": "bearer"}.items()})
     assert saved.status_code == 200 and saved.headers["HX-Trigger"] == "models-changed"
     assert "renamed" in saved.get_data(as_text=True)
-    bad = ada.post(f"/models/{mid}", headers=HX, data={"mode": "manual", "name": "", "provider": "openai",
-                                                       "model_id": "x"})
+    bad = ada.post(f"/models/{mid}", headers=HX, data={f"{prefix}mode": "manual", f"{prefix}name": "",
+                                                       f"{prefix}provider": "openai", f"{prefix}model_id": "x"})
     assert bad.status_code == 422 and "inline-form" in bad.get_data(as_text=True)
     cancel = ada.get(f"/models/{mid}", headers=HX)
     assert cancel.status_code == 200 and "renamed" in cancel.get_data(as_text=True)
@@ -91,8 +94,9 @@ def test_edit_in_place_and_cancel(ada):
 def test_edit_with_empty_key_keeps_it_and_remove_own_key_falls_back(ada, db):
     add(ada, api_key="sk-own-model-key-1a2b")
     mid = model_id(ada, "mini")
-    ada.post(f"/models/{mid}", headers=HX, data={"mode": "manual", "name": "mini", "provider": "openai",
-                                                 "model_id": "gpt-4o", "api_key": ""})
+    prefix = f"edit-{mid[:8]}-"
+    ada.post(f"/models/{mid}", headers=HX, data={f"{prefix}{k}": v for k, v in {
+        "mode": "manual", "name": "mini", "provider": "openai", "model_id": "gpt-4o", "api_key": ""}.items()})
     with db():
         assert LLMModel.get_by_id(mid).api_key_encrypted
     removed = ada.post(f"/models/{mid}/remove-key", headers=HX)

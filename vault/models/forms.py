@@ -6,10 +6,11 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from .. import providers
 
-KEY_LABEL = "API key (Optional — uses the provider secret if empty)"
+KEY_HINT = "(Optional — uses the provider secret if empty)"
 
 
 class ModelForm(FlaskForm):
+    key_hint = KEY_HINT
     mode = HiddenField(default="template")  # template: pick a popular model; manual: every field
     name = StringField("Name", validators=[DataRequired(), Length(max=100)],
                        render_kw={"placeholder": "my-gpt"})
@@ -19,7 +20,7 @@ class ModelForm(FlaskForm):
     base_url = StringField("Base URL", validators=[Optional(), Length(max=500)])
     auth_type = SelectField("Auth type", choices=[SelectChoice(a) for a in providers.AUTH_TYPES],
                             validators=[Optional()], validate_choice=False)
-    api_key = PasswordField(KEY_LABEL, validators=[Optional(), Length(max=4096)])
+    api_key = PasswordField("API key", validators=[Optional(), Length(max=4096)])
     supports_streaming = BooleanField("Supports streaming", default=True)
     supports_tools = BooleanField("Supports tools")
     submit = SubmitField("Save")
@@ -50,8 +51,7 @@ class ModelForm(FlaskForm):
 
 
 class EditForm(ModelForm):
-    api_key = PasswordField("New API key (Optional — leave empty to keep the current key)",
-                            validators=[Optional(), Length(max=4096)])
+    key_hint = "(Optional — leave empty to keep the current key)"
 
     def values(self):
         values = super().values()

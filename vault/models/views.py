@@ -53,14 +53,14 @@ def row(model_uuid):
 @bp.get("/<model_uuid>/edit")
 def edit(model_uuid):
     model = service.owned(current_user, model_uuid)
-    form = EditForm(formdata=None, obj=model, mode="manual")
+    form = EditForm(formdata=None, obj=model, mode="manual", prefix=_edit_prefix(model_uuid))
     return render_template("models/_partials/model_edit_row.html", m=model, form=form)
 
 
 @bp.post("/<model_uuid>")
 def update(model_uuid):
     model = service.owned(current_user, model_uuid)
-    form = EditForm(mode="manual")
+    form = EditForm(mode="manual", prefix=_edit_prefix(model_uuid))
     if form.validate_on_submit() and _saved(form, lambda: service.update(current_user, model_uuid, form.values())):
         return _row(service.visible(current_user, model_uuid), trigger="models-changed")
     return render_template("models/_partials/model_edit_row.html", m=model, form=form), 422
@@ -81,6 +81,11 @@ def delete(model_uuid):
 def test_saved(model_uuid):
     service.visible(current_user, model_uuid)
     return _test_result(lambda: service.test_saved(current_user, model_uuid), model_uuid)
+
+
+def _edit_prefix(model_uuid):
+    """Field ids unique on the page, so each label points at its own row's input."""
+    return f"edit-{model_uuid[:8]}"
 
 
 def _new_form(formdata=False):
