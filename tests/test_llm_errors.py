@@ -65,6 +65,14 @@ def test_unreachable_message_never_shows_credentials_in_the_base_url(refused_url
     assert_clean(exc, caplog)
 
 
+@pytest.mark.parametrize("base_url", ["", "api.openai.com/v1", "ftp://host/v1", "http://host:abc/v1",
+                                      "http://[::1/v1"])
+def test_a_base_url_that_is_not_http_is_refused_before_any_call(base_url):
+    result = llm.check_connection(Target("openai", base_url, "bearer", None, "none"))
+    assert result["code"] == "upstream_unreachable"
+    assert result["message"] == "The base URL for OpenAI is not a valid http(s) URL."
+
+
 def test_anthropic_check_sends_key_and_version_headers(fake_provider):
     assert llm.check_connection(fake_provider.target("anthropic", key=KEY))["ok"]
     call = fake_provider.calls[0]

@@ -5,6 +5,7 @@ host, auth headers, connect and read timeouts, and every failure turned into our
 # buffer events. urllib3's read1() returns whatever bytes have arrived, chunked or close-delimited.
 # TLS uses requests' CA bundle; proxy variables are ignored as with trust_env=False (gateways go in
 # VAULT_PROVIDER_BASE_URLS). No threads of our own, so gevent's monkey-patching covers it all.
+import functools
 import json
 import logging
 import time
@@ -19,6 +20,7 @@ from ..errors import VaultError
 
 log = logging.getLogger(__name__)
 
+AUTH_HEADERS = {"bearer": "authorization", "x-api-key": "x-api-key", "api-key": "api-key"}
 DEFAULT_TIMEOUT = 60.0
 CONNECT_TIMEOUT = 10.0
 DRAIN_TIMEOUT = 2.0
@@ -62,15 +64,21 @@ def auth_headers(target):
         headers["anthropic-version"] = "2023-06-01"
     if target.key is None or target.auth_type == "none":
         return headers
-    name = {"bearer": "authorization", "x-api-key": "x-api-key", "api-key": "api-key"}[target.auth_type]
+    name = AUTH_HEADERS.get(target.auth_type)
+    if name is None:
+        raise UpstreamError(f"The auth type of this {target.label} model is not one we know.")
     value = target.key.reveal()
     headers[name] = f"Bearer {value}" if target.auth_type == "bearer" else value
     return headers
 
 
+@functools.lru_cache(maxsize=1024)
 def endpoint(base_url, path):
-    """base + path, keeping a query string the base URL carries (Azure's api-version)."""
+    """base + path, keeping a query string the base URL carries (Azure's api-version).
+    ValueError for anything but an http(s) URL with a host."""
     parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.port == 0:
+        raise ValueError("not an http(s) URL")
     full = parts.path.rstrip("/") + path
     host = parts.netloc.rpartition("@")[2]  # user:password@ in a base URL is never sent on
     return f"{parts.scheme}://{host}{full}" + (f"?{parts.query}" if parts.query else "")
@@ -79,18 +87,25 @@ def endpoint(base_url, path):
 def host_port(base_url):
     """What a message may show of a base URL: host and port, no credentials, path or query."""
     parts = urlsplit(base_url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = "?"
     return f"{parts.hostname}:{port}"
 
 
-def request(target, method, path, payload=None, timeout=None, stream=False, headers=None):
+def request(target, method, path, payload=None, timeout=None, stream=False):
     """Send one request; answer the urllib3 response (2xx only) or raise UpstreamError."""
     read = read_timeout(timeout)
-    url = endpoint(target.base_url, path)
+    try:
+        url = endpoint(target.base_url, path)
+    except ValueError:  # urlsplit's own errors included (a bad port, a broken IPv6 address)
+        raise UpstreamError(f"The base URL for {target.label} is not a valid http(s) URL.",
+                            "upstream_unreachable", 502) from None
     body = None if payload is None else json.dumps(payload, separators=(",", ":")).encode()
     try:
         response = pools().urlopen(
-            method, url, body=body, headers=headers or auth_headers(target), redirect=False, retries=False,
+            method, url, body=body, headers=auth_headers(target), redirect=False, retries=False,
             timeout=urllib3.Timeout(connect=min(CONNECT_TIMEOUT, read), read=read),
             preload_content=not stream, decode_content=True)
     except HTTPError as exc:
