@@ -219,3 +219,13 @@ def test_client_leaving_mid_stream_closes_the_upstream(gateway, fake_provider):
         assert fake_provider.client_gone.wait(3), "the provider never saw us leave"
     finally:
         stop()
+
+
+def test_models_page_shows_each_models_usage(ada):
+    mid = add_model(ada, "gpt", "echo")
+    add_model(ada, "idle", "echo")
+    chat(ada, mid)
+    chat(ada, mid)
+    rows = ada.get("/models", headers={"HX-Request": "true"}).get_data(as_text=True)
+    row = rows[rows.index(f'id="model-{mid}"'):]
+    assert "2 requests ·" in row[:row.index("</tr>")] and "unused" in rows

@@ -19,5 +19,14 @@ def _span(seconds, pattern):
     return pattern.format(f"{seconds} seconds")
 
 
+def tokens(count):
+    """1234 → "1.2k", 2500000 → "2.5M"."""
+    for unit, size in (("M", 1_000_000), ("k", 1_000)):
+        if count >= size:
+            return f"{count / size:.1f}{unit}"
+    return str(count)
+
+
 def init_app(app):
     app.jinja_env.filters["ago"] = ago
+    app.jinja_env.filters["tokens"] = tokens

@@ -3,6 +3,7 @@
 from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
+from ..chat import usage
 from ..errors import VaultError
 from ..htmx import fragment, page_or_fragment
 from . import service
@@ -110,6 +111,7 @@ def _form_fragment(form):
 def _rows():
     secrets = service.secrets_by_provider(current_user)
     return {"models": service.listed(current_user), "secrets": secrets,
+            "usage": usage.totals(current_user, 30, "model"),
             "key_of": lambda m: service.key_status(m, secrets),
             "warning_of": lambda m: service.host_warning(m, secrets)}
 
