@@ -48,14 +48,15 @@ def create_app(config=None):
 
 
 def _register_blueprints(app):
-    from . import auth
+    from . import auth, openapi
+    from .auth import account
     from .chat import api as chat_api, openai_compat, views as chat_views
     from .models import api as models_api, views as models_views
     from .secrets import api as secrets_api, views as secrets_views
     from .tokens import api as tokens_api, views as tokens_views
     auth.init_app(app)
     for module in (secrets_views, secrets_api, models_views, models_api, tokens_views, tokens_api,
-                   chat_views, chat_api, openai_compat):
+                   chat_views, chat_api, openai_compat, account, openapi):
         app.register_blueprint(module.bp)
 
 
