@@ -215,8 +215,11 @@ def test_client_leaving_mid_stream_closes_the_upstream(gateway, fake_provider):
         r = requests.post(f"{base}/api/chat", headers=headers, stream=True, json={
             "model_id": "long", "stream": True, "messages": [{"role": "user", "content": "go"}]})
         next(r.iter_lines(chunk_size=1))
+        import time
+        left = time.monotonic()
         r.close()
         assert fake_provider.client_gone.wait(3), "the provider never saw us leave"
+        assert fake_provider.disconnects[0] - left < 1.0, "the upstream stayed open after the client left"
     finally:
         stop()
 
