@@ -9,6 +9,8 @@ from markupsafe import escape
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from .crypto import DecryptError
+
 log = logging.getLogger(__name__)
 
 
@@ -93,6 +95,13 @@ def init_app(app):
     @app.errorhandler(HTTPException)
     def http_error(exc):
         return render_error(HTTP_CODES.get(exc.code, "http_error"), _http_message(exc), exc.code)
+
+    @app.errorhandler(DecryptError)
+    def unreadable_key(exc):
+        log.error("stored key for %s did not decrypt (wrong master key or altered row)", exc.row)
+        return render_error("stored_key_unreadable", f"The stored key for {exc.row} could not be decrypted: "
+                            "the master key does not match or the stored value was altered. Enter the key "
+                            "again to replace it.", 500)
 
     @app.errorhandler(pw.OperationalError)
     @app.errorhandler(pw.InterfaceError)

@@ -1,0 +1,77 @@
+"""A world with two users for the sweeps: ada owns a provider secret, a model with its own key,
+a token and a session; bob has his own. Plus a snapshot of everything that matters in the
+database, so a test can prove a rejected request changed nothing."""
+import os
+from dataclasses import dataclass
+
+from tests.helpers import make_user, sign_in, token_for
+from vault import create_app
+from vault.db import MODELS, AuditEvent, database
+
+SECRET = "sk-test-SENTINEL-0000"
+MODEL_KEY = "sk-test-SENTINEL-MODEL-1111"
+ANTHROPIC_KEY = "sk-ant-test-SENTINEL-2222"
+HX = {"HX-Request": "true"}
+# Columns that a harmless read may touch (last seen / last used), and the audit trail, which
+# records refusals on purpose.
+VOLATILE = {"last_used_at", "last_seen_at"}
+
+
+@dataclass
+class World:
+    app: object
+    ada: object          # ada's signed-in browser session (CSRF header set)
+    bob: object
+    ada_token: str
+    bob_token: str
+    model: str           # ada's model with its own key
+    relying: str         # ada's model that uses her openai provider secret
+    token_id: int        # ada's API token id
+
+    def bearer(self, token):
+        client = self.app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return client
+
+
+def build_world(app_config, fake_provider):
+    app = create_app({**app_config, "VAULT_UPSTREAM_TIMEOUT": 1.0, "VAULT_PROVIDER_BASE_URLS":
+                      f"openai={fake_provider.openai_base},anthropic={fake_provider.anthropic_base}"})
+    make_user(app, "ada@example.com")
+    make_user(app, "bob@example.com")
+    ada, bob = sign_in(app.test_client(), "ada@example.com"), sign_in(app.test_client(), "bob@example.com")
+    assert ada.post("/api/secrets", json={"provider": "openai", "api_key": SECRET}).status_code == 201
+    assert ada.post("/api/secrets", json={"provider": "anthropic", "api_key": ANTHROPIC_KEY}).status_code == 201
+    model = ada.post("/api/models", json={"name": "ada-private", "provider": "openai", "model_id": "echo",
+                                          "api_key": MODEL_KEY}).json["model"]["id"]
+    relying = ada.post("/api/models", json={"name": "ada-relying", "provider": "openai",
+                                            "model_id": "echo"}).json["model"]["id"]
+    created = ada.post("/api/tokens", json={"name": "ada-cli"}).json
+    fake_provider.reset()
+    return World(app, ada, bob, created["token"], token_for(app, "bob@example.com"), model, relying,
+                 created["id"])
+
+
+def snapshot(app):
+    """Every row of every table but the audit trail, without the last-seen/last-used stamps."""
+    with app.app_context(), database.connection_context():
+        state = {}
+        for model in MODELS:
+            if model is AuditEvent:
+                continue
+            columns = [f for f in model._meta.sorted_field_names if f not in VOLATILE]
+            rows = model.select(*[getattr(model, c) for c in columns]).tuples()
+            state[model.__name__] = sorted(map(repr, rows))
+        return state
+
+
+def database_text(app):
+    """What a thief of the database would read: the SQLite files' bytes, or every PostgreSQL row."""
+    url = app.config["DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        return b"".join(open(p, "rb").read() for p in (path, path + "-wal") if os.path.exists(p)).decode("latin-1")
+    import psycopg
+    with psycopg.connect(url) as conn:
+        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        return "\n".join(str(conn.execute(f'SELECT * FROM "{t}"').fetchall()) for t in tables)
