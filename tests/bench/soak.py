@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EMAIL, PROVIDER_KEY = "soak@example.com", "sk-soak-provider-key-0000"
 MESSAGES = [{"role": "user", "content": "stream for one second"}]
 TARGETS = {"ratio": 1.5, "first_token_s": 0.5, "rss_mib": 200}
-SERVER = [sys.executable, "-m", "gunicorn", "-c", "python:vault.gunicorn_conf", "app:app"]
+CONFIG = "python:vault.gunicorn_conf"  # the documented production server (README, DESIGN §7)
 
 
 # -- setup ---------------------------------------------------------------------------------------
@@ -64,10 +64,11 @@ def start_upstream(interval, count):
     return process, process.stdout.readline().strip()
 
 
-def start_server(env, port, workers, stderr):
+def start_server(env, port, workers, config, stderr):
     env = {**os.environ, **env, "VAULT_BIND": f"127.0.0.1:{port}", "VAULT_WORKERS": str(workers)}
     env.pop("GUNICORN_CMD_ARGS", None)  # the documented configuration, nothing else
-    process = subprocess.Popen(SERVER, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", config, "app:app"], cwd=ROOT,
+                               env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     wait_for(port, 30)
     return process
 
@@ -352,6 +353,7 @@ def parse_args():
     parser.add_argument("--drip-interval", type=float, default=0.1)
     parser.add_argument("--drip-count", type=int, default=8, help="8 pieces 0.1 s apart: one second")
     parser.add_argument("--postgres", metavar="URL", help="postgresql://… (its schema is wiped first)")
+    parser.add_argument("--config", default=CONFIG, help="gunicorn -c value, to compare another configuration")
     return parser.parse_args()
 
 
@@ -370,7 +372,7 @@ def main():
             env, token = prepare(url, Path(tmp), upstream)
             port = free_port()
             with open(log_path, "wb") as log:
-                server = start_server(env, port, args.workers, log)
+                server = start_server(env, port, args.workers, args.config, log)
             ok = measure(args, upstream, port, token, server, log_path, env)
         finally:
             if server:
@@ -397,7 +399,7 @@ def measure(args, upstream, port, token, server, log_path, env):
     watcher.join(5)
     command = " ".join(f"{k}={shlex.quote(v)}" for k, v in (
         ("DATABASE_URL", env["DATABASE_URL"]), ("VAULT_BIND", f"127.0.0.1:{port}"),
-        ("VAULT_WORKERS", str(args.workers)))) + " gunicorn -c python:vault.gunicorn_conf app:app"
+        ("VAULT_WORKERS", str(args.workers)))) + f" gunicorn -c {args.config} app:app"
     return report(args, command, direct[direct_ep.name], phase2[vault_ep.name],
                   phase2[direct_ep.name] if args.control else None, rotations, samples, log_path,
                   (share1, share2))
