@@ -103,6 +103,15 @@ def init_app(app):
                             "the master key does not match or the stored value was altered. Enter the key "
                             "again to replace it.", 500)
 
+    @app.errorhandler(UnicodeError)
+    def not_unicode(exc):  # e.g. a lone surrogate ("\ud800") in JSON: valid JSON, not storable text
+        return render_error("invalid_text", "The request contains text that is not valid Unicode.", 400)
+
+    @app.errorhandler(pw.DataError)
+    def not_storable(exc):  # PostgreSQL refuses NUL bytes in text and out-of-range numbers
+        return render_error("invalid_text", "The request contains a value that cannot be stored "
+                            "(a NUL byte, or a number out of range).", 400)
+
     @app.errorhandler(pw.OperationalError)
     @app.errorhandler(pw.InterfaceError)
     def database_down(exc):

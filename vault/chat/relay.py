@@ -7,6 +7,7 @@ from flask import Response, g, jsonify
 from flask_login import current_user
 
 from .. import llm, resolver
+from ..errors import NotFound
 from ..llm import UpstreamError
 from . import usage
 
@@ -15,6 +16,8 @@ SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # proxie
 
 def resolve(ref):
     """The model by name or id; raises NotFound / MissingApiKey before any upstream call."""
+    if len(ref) > 200 or not ref.isprintable():
+        raise NotFound("No such model.")
     return resolver.resolve_by_name_or_id(current_user, ref)
 
 

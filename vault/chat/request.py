@@ -90,14 +90,18 @@ def _part_ok(part):
 
 
 def _tool_ok(tool):
-    function = tool.get("function") if isinstance(tool, dict) else None
+    if not isinstance(tool, dict):
+        return False
+    function = tool.get("function")
     return (tool.get("type", "function") == "function" and isinstance(function, dict)
             and isinstance(function.get("name"), str) and 0 < len(function["name"]) <= 64
             and isinstance(function.get("parameters", {}), dict))
 
 
 def _call_ok(call):
-    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(call, dict):
+        return False
+    function = call.get("function")
     return (isinstance(call.get("id"), str) and isinstance(function, dict)
             and isinstance(function.get("name"), str) and isinstance(function.get("arguments", ""), str))
 

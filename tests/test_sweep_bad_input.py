@@ -1,0 +1,157 @@
+"""Bad-input sweep: every write route gets malformed JSON, wrong types, missing, unknown and
+empty fields, NUL bytes and odd Unicode, oversized bodies and ids that are not ids. The answer is
+always a 4xx in the error shape (or a harmless success), never a 500, and a refusal writes
+nothing. Tests also fail when a write route appears that the sweep does not know."""
+import pytest
+
+from tests.sweep import HX, build_world, snapshot
+
+CHAT = [{"role": "user", "content": "hi"}]
+TOOL = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+BAD_VALUES = [None, 0, -1, 10**20, 1.5, True, [], {}, "", " ", "\x00", "a\x00b", "\u202e\u2066evil",
+              "\ud800", "x" * 100_000, ["nested", {"deep": []}], {"$gt": ""}]
+ODD_NAMES = ["a\x00b", "\u202eevil", "\ud800", "💥" * 50, "x" * 300, " ", "\n", "<script>", "../../etc"]
+FORM_VALUES = [n for n in ODD_NAMES if n != "\ud800"]  # a form post cannot carry a lone surrogate
+
+
+def json_routes(w):
+    """(method, rule, path, a valid body) for every JSON write route."""
+    m = w.model
+    return [
+        ("POST", "/api/secrets", "/api/secrets", {"provider": "groq", "api_key": "gsk_valid_key_123456",
+                                                   "expires_at": "2031-01-01T00:00:00Z"}),
+        ("PUT", "/api/secrets/<provider>", "/api/secrets/openai",
+         {"api_key": "sk-new-valid-key-123456", "expected_version": 1, "expires_at": None}),
+        ("DELETE", "/api/secrets/<provider>", "/api/secrets/nope", None),
+        ("POST", "/api/secrets/<provider>/check", "/api/secrets/openai/check", None),
+        ("POST", "/api/models", "/api/models", {"name": "new", "provider": "openai", "model_id": "echo",
+                                                "base_url": "http://127.0.0.1:9/v1", "auth_type": "bearer",
+                                                "api_key": "sk-valid-model-key-1", "supports_streaming": True,
+                                                "supports_tools": False}),
+        ("PATCH", "/api/models/<model_uuid>", f"/api/models/{m}", {"name": "renamed", "model_id": "echo",
+                                                                   "api_key": None, "supports_tools": True}),
+        ("DELETE", "/api/models/<model_uuid>", "/api/models/not-a-uuid", None),
+        ("POST", "/api/models/test", "/api/models/test", {"provider": "openai", "model_id": "echo",
+                                                          "base_url": "http://127.0.0.1:9/v1", "auth_type": "bearer",
+                                                          "api_key": "sk-valid-model-key-1"}),
+        ("POST", "/api/models/<model_uuid>/test", f"/api/models/{m}/test", None),
+        ("POST", "/api/tokens", "/api/tokens", {"name": "n", "expires_in_days": 5}),
+        ("DELETE", "/api/tokens/<int:token_id>", "/api/tokens/999999", None),
+        ("POST", "/api/chat", "/api/chat", {"model_id": m, "messages": CHAT, "stream": False, "temperature": 0.5,
+                                            "max_tokens": 10, "tools": TOOL}),
+        ("POST", "/v1/chat/completions", "/v1/chat/completions", {"model": "ada-private", "messages": CHAT,
+                                                                  "max_tokens": 10, "tools": TOOL}),
+    ]
+
+
+@pytest.fixture
+def world(app_config, fake_provider):
+    return build_world(app_config, fake_provider)
+
+
+def client_for(w, path):
+    return w.bearer(w.ada_token) if path.startswith("/v1/") else w.ada
+
+
+def refused_cleanly(w, answer, before, what):
+    status = answer.status_code
+    assert status < 500, f"{what}: {status} {answer.get_data(as_text=True)[:200]}"
+    if status >= 400:
+        assert answer.is_json and set(answer.json["error"]) >= {"code", "message"}, what
+        assert snapshot(w.app) == before, f"{what}: refused, yet the database changed"
+
+
+def test_json_routes_refuse_malformed_bodies(world):
+    for method, rule, path, _ in json_routes(world):
+        client = client_for(world, path)
+        for raw in ("{", "[]", "null", '"text"', "42", '{"a": 1,}', "\x00", "\ufeff{}", '{"a": "\\ud800"}'):
+            before = snapshot(world.app)  # a check that ignores its body may stamp its result
+            answer = client.open(path, method=method, data=raw, content_type="application/json")
+            refused_cleanly(world, answer, before, f"{method} {path} {raw!r}")
+        oversized = client.open(path, method=method, data=b"{" + b" " * (1024 * 1024) + b"}",
+                                content_type="application/json")
+        assert oversized.status_code == 413 and oversized.json["error"]["code"] == "payload_too_large", path
+
+
+def test_every_field_with_every_wrong_value(world):
+    for method, rule, path, valid in json_routes(world):
+        if not valid:
+            continue
+        client = client_for(world, path)
+        for field in list(valid) + ["unknown_field"]:
+            for value in BAD_VALUES:
+                before = snapshot(world.app)
+                body = {**valid, field: value}
+                answer = client.open(path, method=method, json=body, buffered=True)
+                refused_cleanly(world, answer, before, f"{method} {path} {field}={str(value)[:30]!r}")
+            before = snapshot(world.app)
+            missing = {k: v for k, v in valid.items() if k != field}
+            refused_cleanly(world, client.open(path, method=method, json=missing, buffered=True), before,
+                            f"{method} {path} without {field}")
+
+
+def test_ids_that_are_not_ids(world):
+    before = snapshot(world.app)
+    odd = [n for n in ODD_NAMES if n not in ("\ud800", "\n")]  # neither fits in a URL
+    for bad in odd + ["not-a-uuid", "00000000-0000-0000-0000-000000000000", "1 OR 1=1", "%00"]:
+        for method, path in (("GET", f"/api/models/{bad}"), ("PATCH", f"/api/models/{bad}"),
+                             ("DELETE", f"/api/models/{bad}"), ("POST", f"/api/models/{bad}/test"),
+                             ("GET", f"/api/secrets/{bad}"), ("PUT", f"/api/secrets/{bad}"),
+                             ("DELETE", f"/api/secrets/{bad}"), ("POST", f"/api/secrets/{bad}/check"),
+                             ("GET", f"/api/secrets/{bad}/history"), ("GET", f"/models/{bad}"),
+                             ("POST", f"/models/{bad}/delete"), ("GET", f"/secrets/{bad}"),
+                             ("POST", f"/secrets/{bad}"), ("GET", f"/secrets/{bad}/history")):
+            answer = world.ada.open(path, method=method, json={"api_key": "sk-x-1234567890"} if method in
+                                    ("PUT", "PATCH") else None, headers={} if path.startswith("/api") else HX)
+            assert answer.status_code in (400, 404, 405), (method, path, answer.status_code)
+    assert snapshot(world.app) == before
+
+
+FORMS = {  # path: fields a browser would post
+    "/models": ["mode", "name", "provider", "model_id", "base_url", "auth_type", "api_key"],
+    "/models/test": ["mode", "provider", "model_id", "base_url", "auth_type", "api_key"],
+    "/secrets/groq": ["api_key", "expires_at"],
+    "/secrets/openai/rotate": ["api_key", "expires_at", "expected_version"],
+    "/tokens": ["name", "expires_in_days"],
+    "/account/password": ["current_password", "new_password", "confirm"],
+    "/account/delete": ["confirm_email", "confirm_password"],
+    "/register": ["email", "password", "confirm"],
+}
+
+
+def test_forms_refuse_odd_values_without_writing(world):
+    for path, fields in FORMS.items():
+        for field in fields:
+            for value in FORM_VALUES + ["", "x" * 200_000]:
+                before = snapshot(world.app)
+                data = {f: "" for f in fields}
+                data[field] = value
+                answer = world.ada.post(path, data=data, headers=HX)
+                assert answer.status_code < 500, (path, field, value[:20], answer.status_code)
+                if answer.status_code >= 400:
+                    assert snapshot(world.app) == before, (path, field, value[:20])
+    edit = f"/models/{world.model}"
+    prefix = f"edit-{world.model[:8]}-"
+    for value in FORM_VALUES:
+        before = snapshot(world.app)
+        answer = world.ada.post(edit, data={f"{prefix}name": value, f"{prefix}provider": "openai",
+                                            f"{prefix}model_id": "x", f"{prefix}mode": "manual"}, headers=HX)
+        assert answer.status_code < 500
+        if answer.status_code >= 400:
+            assert snapshot(world.app) == before
+
+
+def test_the_sweep_knows_every_write_route(world):
+    known = {(method, rule) for method, rule, _, _ in json_routes(world)}
+    forms = {"/models", "/models/test", "/secrets/<provider>", "/secrets/<provider>/rotate", "/tokens",
+             "/account/password", "/account/delete", "/register", "/models/<model_uuid>"}
+    no_body = {"/logout", "/login", "/models/<model_uuid>/delete", "/models/<model_uuid>/remove-key",
+               "/models/<model_uuid>/test", "/secrets/<provider>/check", "/tokens/<int:token_id>/revoke",
+               "/account/sessions/end-all", "/account/sessions/end-others", "/account/sessions/<handle_>/end",
+               "/secrets/<provider>"}  # (DELETE /secrets/<provider> takes no body)
+    for rule in world.app.url_map.iter_rules():
+        for method in rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+            if rule.rule.startswith(("/api/", "/v1/")):
+                assert (method, rule.rule) in known, f"{method} {rule.rule} is not in the bad-input sweep"
+            else:
+                assert rule.rule in forms | no_body, f"{method} {rule.rule} is not in the bad-input sweep"
