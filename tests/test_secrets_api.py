@@ -56,7 +56,7 @@ def test_list_get_and_providers(ada):
     add(ada, "anthropic", "sk-ant-0123456789abcdef")
     listed = ada.get("/api/secrets").json["secrets"]
     assert [s["provider"] for s in listed] == ["anthropic", "openai"]
-    assert ada.get("/api/secrets/openai").json["secret"] == [s for s in listed if s["provider"] == "openai"][0]
+    assert ada.get("/api/secrets/openai").json["secret"] == next(s for s in listed if s["provider"] == "openai")
     providers = {p["id"]: p for p in ada.get("/api/providers").json["providers"]}
     assert set(providers["openai"]) == {"id", "label", "default_base_url", "auth_type", "has_secret"}
     assert providers["openai"]["has_secret"] and providers["anthropic"]["has_secret"]

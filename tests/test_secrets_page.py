@@ -225,3 +225,17 @@ def test_no_stored_key_in_any_attribute(ada):
         body = html(ada.get(path, headers=HX if path != "/secrets" else {}))
         assert KEY not in body and "abcdefghijklmnop" not in body, path
         assert not re.search(r"\son[a-z]+=|hx-on|<script(?![^>]*src=)", body), path
+
+
+def test_adding_twice_from_two_tabs_is_409_shown_as_a_toast(ada):
+    assert add(ada).status_code == 201
+    again = add(ada, api_key="sk-second-tab-0000000000")
+    assert again.status_code == 409 and "already have a provider secret for OpenAI" in html(again)
+    assert "HX-Trigger" not in again.headers
+    assert ada.get("/api/secrets/openai").json["secret"]["key_preview"] == "sk-proj-…9f2c"
+
+
+def test_fragment_writes_need_the_csrf_token(ada):
+    del ada.environ_base["HTTP_X_CSRFTOKEN"]
+    assert add(ada).status_code == 403
+    assert ada.delete("/secrets/openai", headers=HX).status_code == 403

@@ -2,7 +2,7 @@
 import datetime as dt
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, PasswordField, SubmitField
+from wtforms import DateField, IntegerField, PasswordField, SubmitField
 from wtforms.validators import NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 

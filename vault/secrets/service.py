@@ -62,7 +62,7 @@ def parse_expiry(value):
         raise BadRequest("'expires_at' must be an ISO-8601 date or date-time, or null.",
                          "invalid_expires_at") from None
     if when.tzinfo is not None:
-        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        when = when.astimezone(dt.UTC).replace(tzinfo=None)
     return when.replace(microsecond=0)
 
 
@@ -168,7 +168,7 @@ def create(user, provider, api_key, expires_at=None):
     except pw.IntegrityError:
         audit.record(user, "secret.create", subject(provider), outcome="exists")
         label = providers.PROVIDERS[provider].label
-        raise SecretExists(f"You already have a {label} provider secret; rotate it with "
+        raise SecretExists(f"You already have a provider secret for {label}; rotate it with "
                            f"PUT /api/secrets/{provider}.") from None
     return secret
 
