@@ -95,7 +95,9 @@ def direct_endpoint(upstream):
     url = urlsplit(upstream)
     return Endpoint("direct", url.port, url.path + "/chat/completions",
                     {"Content-Type": "application/json", "Authorization": f"Bearer {PROVIDER_KEY}"},
-                    {"model": "drip", "stream": True, "messages": MESSAGES},
+                    # as the vault asks it: the usage frame makes the stream one frame longer
+                    {"model": "drip", "stream": True, "messages": MESSAGES,
+                     "stream_options": {"include_usage": True}},
                     first=lambda e: bool(e.get("choices") and e["choices"][0]["delta"].get("content")),
                     last=lambda e: e == "[DONE]" and "done")
 
@@ -351,7 +353,8 @@ def parse_args():
     parser.add_argument("--control", type=int, default=16,
                         help="direct streams kept in flight during the vault phase, to see the machine")
     parser.add_argument("--drip-interval", type=float, default=0.1)
-    parser.add_argument("--drip-count", type=int, default=8, help="8 pieces 0.1 s apart: one second")
+    parser.add_argument("--drip-count", type=int, default=7,
+                        help="pieces; with the role, stop, usage and [DONE] frames, 7 make ten intervals")
     parser.add_argument("--postgres", metavar="URL", help="postgresql://… (its schema is wiped first)")
     parser.add_argument("--config", default=CONFIG, help="gunicorn -c value, to compare another configuration")
     return parser.parse_args()
@@ -389,11 +392,13 @@ def measure(args, upstream, port, token, server, log_path, env):
           flush=True)
     direct, share1 = run_phase([direct_ep] * args.streams, args.direct_seconds)
     print(f"phase 2: {args.streams} streams through the vault for {args.seconds:.0f} s, "
-          f"{args.rotations:g} rotations/s", flush=True)
+          f"{args.rotations:g} rotations/s from two clients", flush=True)
     samples = []
     watcher = threading.Thread(target=sampler, args=(server.pid, samples, args.seconds), daemon=True)
     rotations = Results()
-    extra = [(rotator, (port, token, 1 / args.rotations, rotations))] if args.rotations > 0 else []
+    rotators = 2  # two clients rotating the same secret at once: writers that race each other
+    extra = [(rotator, (port, token, rotators / args.rotations, rotations))
+             for _ in range(rotators)] if args.rotations > 0 else []
     watcher.start()
     phase2, share2 = run_phase([vault_ep] * args.streams + [direct_ep] * args.control, args.seconds, extra)
     watcher.join(5)
