@@ -1,0 +1,454 @@
+"""The OpenAPI 3.1 document of every JSON route (DESIGN §3–§4), as plain data. Limits, enums and
+roles come from the validators themselves, so the document cannot drift from what they refuse."""
+from . import providers
+from .chat.request import MAX_MESSAGES, ROLES
+from .models.service import MAX_KEY as MODEL_KEY_LEN
+from .secrets.service import MAX_KEY_LEN as SECRET_KEY_LEN
+
+PROVIDER_IDS = list(providers.PROVIDERS)
+KEY_SOURCES = ["model", "provider_secret", "none"]
+TIMESTAMP = {"type": "string", "format": "date-time", "description": "UTC, ISO 8601 with a Z."}
+TIMESTAMP_OR_NULL = {**TIMESTAMP, "type": ["string", "null"]}
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required=(), open_=False, **properties):
+    """An object schema; closed (additionalProperties: false) unless the server lets extras by."""
+    schema = {"type": "object", "properties": properties, "required": list(required)}
+    if not open_:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def text(max_length, description=None, **extra):
+    schema = {"type": "string", "minLength": 1, "maxLength": max_length, **extra}
+    return {**schema, "description": description} if description else schema
+
+
+def or_null(schema):
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def number(low, high, integer=False):
+    return {"type": "integer" if integer else "number", "minimum": low, "maximum": high}
+
+
+# --- shapes -----------------------------------------------------------------------------------
+
+ERROR_SCHEMAS = {
+    "Error": obj(["error"], error=obj(
+        ["code", "message"],
+        code={"type": "string", "description": "Stable, machine-readable: `not_found`, `invalid_json`, "
+                                               "`unknown_field`, `missing_api_key`, `upstream_auth`…"},
+        message={"type": "string", "description": "One sentence for a person; never a key."})),
+    "OpenAIError": obj(["error"], error=obj(
+        ["code", "message", "type", "param"],
+        code={"type": "string"}, message={"type": "string"},
+        type={"enum": ["invalid_request_error", "authentication_error", "permission_error",
+                       "not_found_error", "rate_limit_error", "api_error"]},
+        param={"type": "null"})),
+}
+
+SECRET_SCHEMAS = {
+    "ProviderId": {"enum": PROVIDER_IDS, "description": "An id of the provider registry (DESIGN §2)."},
+    "AuthType": {"enum": list(providers.AUTH_TYPES)},
+    "Provider": obj(["id", "label", "default_base_url", "auth_type", "has_secret"],
+                    id=ref("ProviderId"), label={"type": "string"},
+                    default_base_url={"type": ["string", "null"], "description":
+                                      "After VAULT_PROVIDER_BASE_URLS; null when a model must give one."},
+                    auth_type=ref("AuthType"), has_secret={"type": "boolean"}),
+    "Secret": obj(
+        ["provider", "key_preview", "fingerprint", "version", "expires_at", "created_at", "updated_at",
+         "last_used_at", "last_check_status", "models_using"],
+        provider=ref("ProviderId"),
+        key_preview={"type": "string", "examples": ["sk-…9f2c"],
+                     "description": "A known prefix, an ellipsis and the last four characters; "
+                                    "keys under 12 characters show no characters at all."},
+        fingerprint={"type": "string", "pattern": "^sha256:[0-9a-f]{8}$"},
+        version={"type": "integer", "minimum": 1, "description": "Grows by one on every change."},
+        expires_at=TIMESTAMP_OR_NULL, created_at=TIMESTAMP, updated_at=TIMESTAMP,
+        last_used_at=TIMESTAMP_OR_NULL,
+        last_check_status={"type": ["string", "null"], "maxLength": 32,
+                           "description": "`ok` or the error code of the last check."},
+        models_using={"type": "integer", "minimum": 0,
+                      "description": "Own models of this provider without a key of their own."}),
+    "ApiKey": text(SECRET_KEY_LEN, "Printable ASCII, no spaces; surrounding whitespace is trimmed.",
+                   pattern="^[!-~]+$"),
+    "Expiry": {"anyOf": [{"type": "string", "format": "date-time", "maxLength": 64},
+                         {"type": "string", "format": "date", "maxLength": 64}, {"type": "null"}],
+               "description": "ISO 8601 date or date-time (no offset means UTC), or null for none."},
+    "SecretCreate": obj(["provider", "api_key"], provider=ref("ProviderId"), api_key=ref("ApiKey"),
+                        expires_at=ref("Expiry")),
+    "SecretUpdate": {
+        **obj(api_key=or_null(ref("ApiKey")), expires_at=ref("Expiry"),
+              expected_version=or_null(number(1, 2**31 - 1, integer=True))),
+        "description": "A new `api_key` rotates the key; `expires_at` alone changes only the expiry "
+                       "(null clears it). With `expected_version`, a stale version is a 409.",
+        "anyOf": [{"required": ["api_key"], "properties": {"api_key": {"type": "string"}}},
+                  {"required": ["expires_at"]}]},
+    "SecretCheck": obj(["ok", "status", "message", "checked_at"], ok={"type": "boolean"},
+                       status={"type": "string", "maxLength": 32,
+                               "description": "`ok`, or an error code such as `upstream_auth`."},
+                       message={"type": "string"}, checked_at=TIMESTAMP),
+    "SecretEvent": obj(["action", "at", "outcome", "version"],
+                       action={"type": "string", "examples": ["create", "rotate", "check", "delete"]},
+                       at=TIMESTAMP, outcome={"type": "string"}, version={"type": ["integer", "null"]}),
+}
+
+MODEL_FIELDS = dict(
+    name=text(100, "Unique among your models; trimmed; printable characters."),
+    provider=ref("ProviderId"),
+    model_id=text(200, "The provider's model name; trimmed; printable characters."),
+    base_url={"type": ["string", "null"], "maxLength": 500,
+              "description": "An http(s) URL with a host, without credentials, query or fragment; "
+                             "empty or null: the provider's default."},
+    auth_type={"enum": [*providers.AUTH_TYPES, "", None], "description": "Empty or null: the provider's."},
+    api_key={"anyOf": [text(MODEL_KEY_LEN, "Printable, no whitespace inside; trimmed."), {"type": "null"}],
+             "description": "The model's own key; it wins over the provider secret. null: none "
+                            "(PATCH: drop it and fall back to the provider secret)."},
+    supports_streaming={"type": ["boolean", "null"]},
+    supports_tools={"type": ["boolean", "null"]},
+)
+
+MODEL_SCHEMAS = {
+    "Model": obj(
+        ["id", "name", "provider", "model_id", "base_url", "auth_type", "has_own_key", "key_preview",
+         "key_source", "key_status", "shared", "supports_streaming", "supports_tools", "warning",
+         "created_at", "updated_at"],
+        id={"type": "string", "format": "uuid"}, name={"type": "string"}, provider=ref("ProviderId"),
+        model_id={"type": "string"}, base_url={"type": "string"}, auth_type=ref("AuthType"),
+        has_own_key={"type": "boolean"}, key_preview={"type": ["string", "null"]},
+        key_source={"enum": [*KEY_SOURCES, None], "description": "The key a request would use; "
+                                                                  "null when there is none."},
+        key_status={"enum": ["ok", "missing", "expired"]},
+        shared={"type": "boolean", "description": "A read-only catalog model."},
+        supports_streaming={"type": "boolean"}, supports_tools={"type": "boolean"},
+        warning={"type": ["string", "null"], "description": "Set when a provider secret would travel "
+                                                              "to a host other than the provider's."},
+        created_at=TIMESTAMP, updated_at=TIMESTAMP),
+    "ModelCreate": {**obj(["name", "provider", "model_id"], **MODEL_FIELDS),
+                    "description": "base_url and auth_type default to the provider's."},
+    "ModelUpdate": {**obj(**MODEL_FIELDS), "description": "Only the fields sent change."},
+    "ModelTestUnsaved": {**obj(["provider"], **{**MODEL_FIELDS, "name": {"description": "Ignored."}}),
+                         "description": "Unsaved form values; `name` is ignored, `api_key` optional."},
+    "ConnectionTest": obj(["ok", "status", "code", "message", "latency_ms", "key_source"],
+                          ok={"type": "boolean"},
+                          status={"type": ["integer", "null"], "description": "The provider's HTTP status."},
+                          code={"type": "string", "description": "`ok` or an upstream error code."},
+                          message={"type": "string"}, latency_ms={"type": "number", "minimum": 0},
+                          key_source={"enum": KEY_SOURCES}),
+}
+
+TOKEN_FIELDS = dict(id={"type": "integer"}, name={"type": "string"},
+                    prefix={"type": "string", "description": "The first 12 characters, to recognise it."},
+                    created_at=TIMESTAMP, last_used_at=TIMESTAMP_OR_NULL, revoked_at=TIMESTAMP_OR_NULL,
+                    expires_at=TIMESTAMP_OR_NULL)
+TOKEN_SCHEMAS = {
+    "Token": obj(list(TOKEN_FIELDS), **TOKEN_FIELDS),
+    "NewToken": obj(["token", *TOKEN_FIELDS], token={"type": "string", "pattern": "^psv_",
+                                                      "description": "Shown once, never stored."},
+                    **TOKEN_FIELDS),
+    "TokenCreate": obj(["name"], name=text(100, "Trimmed; printable characters."),
+                       expires_in_days=or_null(number(1, 3650, integer=True))),
+}
+
+CONTENT = {"anyOf": [{"type": "string"},
+                     {"type": "array", "minItems": 1,
+                      "items": obj(["type", "text"], open_=True, type={"const": "text"},
+                                   text={"type": "string"})}]}
+FUNCTION = obj(["name"], open_=True, name={"type": "string"}, arguments={"type": "string"})
+CHAT_SCHEMAS = {
+    "Message": {"description": "Extra fields pass through to the provider. An assistant message "
+                               "may carry `tool_calls` instead of content; a tool message answers one.",
+                "anyOf": [
+        obj(["role", "content"], open_=True, role={"enum": sorted(ROLES - {"assistant", "tool"})},
+            content=CONTENT),
+        obj(["role", "content", "tool_call_id"], open_=True, role={"const": "tool"}, content=CONTENT,
+            tool_call_id={"type": "string"}),
+        obj(["role", "content"], open_=True, role={"const": "assistant"}, content=CONTENT,
+            tool_calls={"type": "null"}),
+        obj(["role", "tool_calls"], open_=True, role={"const": "assistant"}, content=or_null(CONTENT),
+            tool_calls={"type": "array", "items": obj(["id", "function"], open_=True,
+                                                      id={"type": "string"}, function=FUNCTION)})]},
+    "Tool": obj(["function"], open_=True, type={"const": "function"},
+                function=obj(["name"], open_=True, name=text(64), parameters={"type": "object"})),
+    "ToolCall": obj(["id", "type", "function"], id={"type": "string"}, type={"const": "function"},
+                    function=obj(["name", "arguments"], name={"type": "string"},
+                                 arguments={"type": "string", "description": "JSON text."})),
+    "Usage": obj(["prompt_tokens", "completion_tokens"], prompt_tokens={"type": "integer", "minimum": 0},
+                 completion_tokens={"type": "integer", "minimum": 0}),
+    "ChatAnswer": obj(["content", "tool_calls", "finish_reason", "usage", "model", "key_source"],
+                      content={"type": "string"}, tool_calls={"type": "array", "items": ref("ToolCall")},
+                      finish_reason={"type": "string", "examples": ["stop", "length", "tool_calls"]},
+                      usage=ref("Usage"), model={"type": ["string", "null"]}, key_source={"enum": KEY_SOURCES}),
+    "ChatEvent": {"description": "One `data:` line of the stream: deltas and tool calls, then exactly "
+                                 "one `done` or one `error`.", "oneOf": [
+        obj(["type", "content"], type={"const": "delta"}, content={"type": "string"}),
+        obj(["type", "index", "id", "name", "arguments"], type={"const": "tool_call"},
+            index={"type": "integer", "minimum": 0}, id={"type": "string"}, name={"type": "string"},
+            arguments={"type": "string"}),
+        obj(["type", "finish_reason", "usage"], type={"const": "done"}, finish_reason={"type": "string"},
+            usage=ref("Usage")),
+        obj(["type", "error"], type={"const": "error"}, error=ERROR_SCHEMAS["Error"]["properties"]["error"])]},
+    "UsageRow": obj(["model", "model_id", "provider", "key_source", "day", "requests", "prompt_tokens",
+                     "completion_tokens", "errors"],
+                    model={"type": "string", "description": "The model's name (its id once deleted)."},
+                    model_id={"type": "string"}, provider={"type": "string"}, key_source={"enum": KEY_SOURCES},
+                    day={"type": "string", "format": "date"}, requests={"type": "integer", "minimum": 0},
+                    prompt_tokens={"type": "integer", "minimum": 0},
+                    completion_tokens={"type": "integer", "minimum": 0}, errors={"type": "integer", "minimum": 0}),
+}
+
+
+def chat_options():
+    """The optional fields both chat endpoints check (vault/chat/request.py OPTIONS); null = absent."""
+    options = {
+        "temperature": number(0, 2), "top_p": number(0, 1),
+        "max_tokens": number(1, 1_000_000, integer=True),
+        "max_completion_tokens": number(1, 1_000_000, integer=True),
+        "presence_penalty": number(-2, 2), "frequency_penalty": number(-2, 2),
+        "seed": number(-2**63, 2**63 - 1, integer=True),
+        "stop": {"anyOf": [{"type": "string"}, {"type": "array", "maxItems": 4, "items": {"type": "string"}}]},
+        "tools": {"type": "array", "maxItems": 128, "items": ref("Tool")},
+        "tool_choice": {"anyOf": [{"enum": ["auto", "none", "required"]},
+                                  obj(["type", "function"], open_=True, type={"const": "function"},
+                                      function=obj(["name"], open_=True, name={"type": "string"}))]},
+        "parallel_tool_calls": {"type": "boolean"},
+        "response_format": {"type": "object"},
+        "user": {"type": "string", "maxLength": 256},
+    }
+    return {name: or_null(schema) for name, schema in options.items()}
+
+
+MESSAGES = {"type": "array", "minItems": 1, "maxItems": MAX_MESSAGES, "items": ref("Message")}
+CHAT_SCHEMAS["ChatRequest"] = obj(
+    ["model_id", "messages"],
+    model_id={"type": "string", "minLength": 1, "description": "The id or the name of one of your models."},
+    messages=MESSAGES, stream={"type": "boolean", "default": False}, **chat_options())
+
+OPENAI_SCHEMAS = {
+    "CompletionRequest": {**obj(
+        ["model", "messages"], open_=True,
+        model={"type": "string", "minLength": 1, "description": "A model's name (as in /v1/models) or id."},
+        messages=MESSAGES, stream={"type": ["boolean", "null"]},
+        stream_options=or_null(obj(open_=True, include_usage={"type": "boolean"})),
+        n={"enum": [1, None]}, **chat_options()),
+        "description": "OpenAI's request shape; fields this gateway does not know are dropped."},
+    "Completion": obj(
+        ["id", "object", "created", "model", "choices", "usage"],
+        id={"type": "string"}, object={"const": "chat.completion"}, created={"type": "integer"},
+        model={"type": "string"},
+        choices={"type": "array", "minItems": 1, "maxItems": 1, "items": obj(
+            ["index", "message", "logprobs", "finish_reason"], index={"const": 0}, logprobs={"type": "null"},
+            finish_reason={"type": "string"},
+            message=obj(["role", "content"], role={"const": "assistant"}, content={"type": ["string", "null"]},
+                        tool_calls={"type": "array", "items": ref("ToolCall")}))},
+        usage=ref("CompletionUsage")),
+    "CompletionUsage": obj(["prompt_tokens", "completion_tokens", "total_tokens"],
+                           prompt_tokens={"type": "integer"}, completion_tokens={"type": "integer"},
+                           total_tokens={"type": "integer"}),
+    "CompletionChunk": {"description": "One `data:` line; the stream ends with `data: [DONE]`.", "oneOf": [
+        obj(["id", "object", "created", "model", "choices"], id={"type": "string"},
+            object={"const": "chat.completion.chunk"}, created={"type": "integer"}, model={"type": "string"},
+            choices={"type": "array", "maxItems": 1, "items": obj(
+                ["index", "delta", "finish_reason"], index={"const": 0},
+                finish_reason={"type": ["string", "null"]},
+                delta=obj(role={"const": "assistant"}, content={"type": "string"},
+                          tool_calls={"type": "array"}))},
+            usage=ref("CompletionUsage")),
+        obj(["error"], error=obj(["message", "type", "code"], message={"type": "string"},
+                                 type={"const": "api_error"}, code={"type": "string"}))]},
+    "ModelList": obj(["object", "data"], object={"const": "list"}, data={"type": "array", "items": obj(
+        ["id", "object", "owned_by", "created"], id={"type": "string", "description": "The model's name."},
+        object={"const": "model"}, owned_by=ref("ProviderId"), created={"type": "integer"})}),
+}
+
+# --- responses --------------------------------------------------------------------------------
+
+ERRORS = {  # status: (description, the codes a client may see)
+    400: ("The request is not valid", "invalid_json, unknown_field, invalid_request, too_long, invalid_text, "
+          "unknown_provider, invalid_api_key, invalid_expires_at, invalid_base_url, missing_api_key, "
+          "expired_api_key"),
+    401: ("Not signed in, or the Bearer token is invalid, revoked or expired", "unauthorized"),
+    403: ("Refused", "csrf_failed (a session request without X-CSRFToken), session_required "
+          "(tokens are managed from a session), read_only (a shared catalog model)"),
+    404: ("No such resource, or it belongs to someone else", "not_found"),
+    405: ("The path does not take this method", "method_not_allowed"),
+    409: ("Conflicts with what is stored", "secret_exists, version_conflict, model_exists"),
+    413: ("The body is larger than VAULT_MAX_BODY_BYTES (512 KiB by default)", "payload_too_large"),
+    429: ("The provider is rate-limiting requests", "upstream_rate_limited"),
+    500: ("A fault on our side", "internal_error, stored_key_unreadable (the master key does not open "
+          "a stored key: enter the key again)"),
+    502: ("The provider refused the key, failed or answered something unreadable",
+          "upstream_auth, upstream_error, upstream_unreachable, upstream_bad_response"),
+    503: ("The database is unavailable for a moment", "database_unavailable"),
+    504: ("The provider did not answer in time", "upstream_timeout"),
+}
+
+
+def error_responses():
+    out = {}
+    for status, (what, codes) in ERRORS.items():
+        for shape in ("Error", "OpenAIError"):
+            out[f"{shape}{status}"] = {"description": f"{what}. `error.code`: {codes}.",
+                                       "content": {"application/json": {"schema": ref(shape)}}}
+    return out
+
+
+def json_ok(schema, description="OK", headers=None):
+    answer = {"description": description, "content": {"application/json": {"schema": schema}}}
+    return {**answer, "headers": headers} if headers else answer
+
+
+NO_CONTENT = {"description": "Done; no body."}
+CHAT_HEADERS = {
+    "X-Key-Source": {"required": True, "schema": {"enum": KEY_SOURCES},
+                     "description": "Which key the request used."},
+    "X-Vault-Overhead-Ms": {"required": True, "schema": {"type": "string", "pattern": r"^-?\d+\.\d\d$"},
+                            "description": "The gateway's own time, without the provider's."},
+}
+
+# --- operations -------------------------------------------------------------------------------
+
+BEARER, SESSION, CSRF = "bearerToken", "sessionCookie", "csrfHeader"
+READ = [{BEARER: []}, {SESSION: []}]
+WRITE = [{BEARER: []}, {SESSION: [], CSRF: []}]
+PROVIDER = {"name": "provider", "in": "path", "required": True, "schema": ref("ProviderId")}
+MODEL_UUID = {"name": "model_uuid", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+TOKEN_ID = {"name": "token_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+
+
+def operation(op_id, tag, summary, ok, errors, body=None, params=(), security=None, openai=False):
+    """One operation: its answers and the errors it may give, 401 and the 5xx of every route
+    included; unsafe methods also 403 (CSRF) and 413 (body size)."""
+    security = READ if security is None else security
+    unsafe = any(CSRF in s for s in security) or body is not None
+    statuses = set(errors) | {401, 500, 503} | ({403, 413} if unsafe else set())
+    shape = "OpenAIError" if openai else "Error"
+    op = {"operationId": op_id, "tags": [tag], "summary": summary, "security": security,
+          "responses": {**ok, **{str(s): {"$ref": f"#/components/responses/{shape}{s}"}
+                                 for s in sorted(statuses)}}}
+    if params:
+        op["parameters"] = list(params)
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+def chat_ok(answer, event, description):
+    sse = {"schema": {"type": "string", "description": "`data: <JSON>` lines, relayed as the provider "
+                                                     "sends them; `x-event-schema` is each line's JSON."},
+           "x-event-schema": event}
+    return {"200": {"description": description, "headers": CHAT_HEADERS,
+                    "content": {"application/json": {"schema": answer}, "text/event-stream": sse}}}
+
+
+SECRET_OK = json_ok(obj(["secret"], secret=ref("Secret")))
+MODEL_OK = json_ok(obj(["model"], model=ref("Model")))
+PATHS = {
+    "/api/openapi.json": {"get": {
+        **operation("getOpenApi", "meta", "This document (public)", {"200": json_ok({"type": "object"})}, [],
+                    security=[]),
+        "description": "Needs no sign-in. An `Authorization: Bearer` header, if sent, must still be valid."}},
+    "/api/providers": {"get": operation(
+        "listProviders", "secrets", "The provider registry, with whether you have a secret for each",
+        {"200": json_ok(obj(["providers"], providers={"type": "array", "items": ref("Provider")}))}, [])},
+    "/api/secrets": {
+        "get": operation("listSecrets", "secrets", "Your provider secrets",
+                         {"200": json_ok(obj(["secrets"], secrets={"type": "array", "items": ref("Secret")}))}, []),
+        "post": operation("createSecret", "secrets", "Store a key for a provider (version 1)",
+                          {"201": {**SECRET_OK, "description": "Created", "headers": {"Location": {
+                              "required": True, "schema": {"type": "string"}}}}},
+                          [400, 409], body=ref("SecretCreate"), security=WRITE)},
+    "/api/secrets/{provider}": {
+        "parameters": [PROVIDER],
+        "get": operation("getSecret", "secrets", "One provider secret", {"200": SECRET_OK}, [404]),
+        "put": operation("updateSecret", "secrets", "Rotate the key and/or change the expiry",
+                         {"200": SECRET_OK}, [400, 404, 409], body=ref("SecretUpdate"), security=WRITE),
+        "delete": operation("deleteSecret", "secrets", "Delete the secret; models relying on it have no key",
+                            {"204": NO_CONTENT}, [404], security=WRITE)},
+    "/api/secrets/{provider}/check": {"parameters": [PROVIDER], "post": operation(
+        "checkSecret", "secrets", "Call the provider's models list with the stored key; the outcome is stored",
+        {"200": json_ok(ref("SecretCheck"))}, [404], security=WRITE)},
+    "/api/secrets/{provider}/history": {"parameters": [PROVIDER], "get": operation(
+        "secretHistory", "secrets", "The secret's audit trail, newest first (at most 100 events)",
+        {"200": json_ok(obj(["events"], events={"type": "array", "items": ref("SecretEvent")}))}, [404])},
+    "/api/models": {
+        "get": operation("listModels", "models", "Your models, then the shared catalog",
+                         {"200": json_ok(obj(["models"], models={"type": "array", "items": ref("Model")}))}, []),
+        "post": operation("createModel", "models", "Add a model", {"201": {**MODEL_OK, "description": "Created"}},
+                          [400, 409], body=ref("ModelCreate"), security=WRITE)},
+    "/api/models/test": {"post": operation(
+        "testUnsavedModel", "models", "Test connection with unsaved form values",
+        {"200": json_ok(ref("ConnectionTest"))}, [400], body=ref("ModelTestUnsaved"), security=WRITE)},
+    "/api/models/{model_uuid}": {
+        "parameters": [MODEL_UUID],
+        "get": operation("getModel", "models", "One of your models or a catalog model", {"200": MODEL_OK}, [404]),
+        "patch": operation("updateModel", "models", "Change a model of yours", {"200": MODEL_OK},
+                           [400, 403, 404, 409], body=ref("ModelUpdate"), security=WRITE),
+        "delete": operation("deleteModel", "models", "Delete a model of yours", {"204": NO_CONTENT},
+                            [403, 404], security=WRITE)},
+    "/api/models/{model_uuid}/test": {"parameters": [MODEL_UUID], "post": operation(
+        "testModel", "models", "Test connection for a saved model, with the key it would use",
+        {"200": json_ok(ref("ConnectionTest"))}, [400, 404], security=WRITE)},
+    "/api/tokens": {
+        "get": operation("listTokens", "tokens", "Your API tokens (session only)",
+                         {"200": json_ok(obj(["tokens"], tokens={"type": "array", "items": ref("Token")}))},
+                         [403], security=[{SESSION: []}]),
+        "post": operation("createToken", "tokens", "Issue a token; the answer shows it once (session only)",
+                          {"201": json_ok(ref("NewToken"), "Created")}, [400], body=ref("TokenCreate"),
+                          security=[{SESSION: [], CSRF: []}])},
+    "/api/tokens/{token_id}": {"parameters": [TOKEN_ID], "delete": operation(
+        "revokeToken", "tokens", "Revoke a token (session only)", {"204": NO_CONTENT}, [404],
+        security=[{SESSION: [], CSRF: []}])},
+    "/api/chat": {"post": operation(
+        "chat", "chat", "Chat with one of your models; the key is resolved before any upstream call",
+        chat_ok(ref("ChatAnswer"), ref("ChatEvent"), "The answer, or with `stream: true` an event stream"),
+        [400, 404, 429, 502, 504], body=ref("ChatRequest"), security=WRITE)},
+    "/api/usage": {"get": operation(
+        "usage", "chat", "Requests and tokens per model, key source and day, newest first",
+        {"200": json_ok(obj(["usage"], usage={"type": "array", "items": ref("UsageRow")}))}, [400],
+        params=[{"name": "days", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 366, "default": 30}}])},
+    "/v1/models": {"get": operation(
+        "openaiListModels", "openai", "The models you can use, by name (OpenAI's shape; Bearer only)",
+        {"200": json_ok(ref("ModelList"))}, [], security=[{BEARER: []}], openai=True)},
+    "/v1/chat/completions": {"post": operation(
+        "openaiChatCompletions", "openai", "OpenAI-compatible chat completions (Bearer only)",
+        chat_ok(ref("Completion"), ref("CompletionChunk"), "A chat.completion, or chunks when streaming"),
+        [400, 403, 404, 429, 502, 504], body=ref("CompletionRequest"), security=[{BEARER: []}], openai=True)},
+}
+
+DESCRIPTION = """\
+Provider Secrets Vault: one encrypted API key per LLM provider, shared by every model, and a chat
+gateway that resolves which key to use.
+
+**Authentication.** Either `Authorization: Bearer <api token>` (create one on the Tokens page), or
+the browser session cookie; with the session, unsafe methods also need the CSRF token in
+`X-CSRFToken`. A request with a Bearer header is decided by the token alone. `/api/tokens` takes the
+session only; `/v1` takes the Bearer token only.
+
+**Errors** are always `{"error": {"code", "message"}}` with a 4xx/5xx status; under `/v1` the error
+also carries OpenAI's `type` and `param`. No answer ever contains a stored key."""
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "Provider Secrets Vault", "version": "0.1.0", "description": DESCRIPTION},
+    "servers": [{"url": "/"}],
+    "tags": [{"name": n} for n in ("secrets", "models", "tokens", "chat", "openai", "meta")],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {
+            BEARER: {"type": "http", "scheme": "bearer", "description": "An API token (`psv_…`)."},
+            SESSION: {"type": "apiKey", "in": "cookie", "name": "session",
+                      "description": "The browser session set by /login."},
+            CSRF: {"type": "apiKey", "in": "header", "name": "X-CSRFToken",
+                   "description": "The page's csrf-token; needed with the session for unsafe methods."}},
+        "schemas": {**ERROR_SCHEMAS, **SECRET_SCHEMAS, **MODEL_SCHEMAS, **TOKEN_SCHEMAS, **CHAT_SCHEMAS,
+                    **OPENAI_SCHEMAS},
+        "responses": error_responses(),
+    },
+}
