@@ -16,7 +16,6 @@ import math
 import os
 import secrets
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tests.bench.bench_gateway import free_port, wait_for
+from tests.bench.procfs import fds_flat, sampler
 
 ROOT = Path(__file__).resolve().parents[2]
 EMAIL, PROVIDER_KEY = "soak@example.com", "sk-soak-provider-key-0000"
@@ -206,67 +206,12 @@ def run_phase(endpoints, seconds, extra=()):
     return results, share
 
 
-# -- the server's footprint, from /proc ------------------------------------------------------------
-
-def process_tree(pid):
-    pids, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        pids.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                todo += [int(c) for c in task.read_text().split()]
-            except OSError:
-                pass
-    return pids
-
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def footprint(pid):
-    """(RSS MiB, PSS MiB, open fds, CPU seconds, RSS MiB of each process) summed over the
-    gunicorn master and its workers."""
-    rss = pss = fds = cpu = 0
-    each = []
-    for p in process_tree(pid):
-        try:
-            status = Path(f"/proc/{p}/status").read_text()
-            each.append(int(status.split("VmRSS:")[1].split()[0]) / 1024)
-            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
-            pss += int(rollup.split("\nPss:")[1].split()[0])
-            fds += len(os.listdir(f"/proc/{p}/fd"))
-            stat = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            cpu += (int(stat[11]) + int(stat[12])) / TICK  # utime + stime
-        except (OSError, IndexError):
-            pass  # a worker being replaced
-    return sum(each), pss / 1024, fds, cpu, each
-
-
-def sampler(pid, samples, seconds):
-    """One sample a second until `seconds` have passed (the streams' wind-down is not sampled)."""
-    started = time.monotonic()
-    for second in range(int(seconds) + 1):
-        time.sleep(max(0.0, started + second - time.monotonic()))
-        samples.append((second, *footprint(pid)))
-
-
 # -- figures ---------------------------------------------------------------------------------------
 
 def pct(values, q):
     """Nearest-rank percentile."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] if ordered else float("nan")
-
-
-def fds_flat(samples, since=10):
-    """(flat?, min, max, drift): fds from `since` s on, first half's mean against the second's."""
-    fds = [s[3] for s in samples if s[0] >= since]
-    if len(fds) < 4:
-        return False, 0, 0, 0.0
-    half = len(fds) // 2
-    drift = statistics.mean(fds[half:]) - statistics.mean(fds[:half])
-    return drift <= max(8, 0.03 * statistics.mean(fds[:half])), min(fds), max(fds), drift
 
 
 def server_log_findings(path):
@@ -278,21 +223,20 @@ def server_log_findings(path):
     return locked, errors
 
 
-def row(name, results, seconds):
-    d, f = results.durations, results.first_tokens
-    return (f"  {name:<26}{len(d):>8}{len(d) / seconds:>8.1f}{len(results.failures):>8}"
+def row(name, results, seconds, picked=None):
+    d, f = picked or (results.durations, results.first_tokens)
+    failed = "" if picked else len(results.failures)
+    return (f"  {name:<26}{len(d):>8}{len(d) / seconds:>8.1f}{failed:>8}"
             f"{pct(d, 50):>9.3f}{pct(d, 99):>9.3f}{pct(f, 50):>9.3f}{pct(f, 99):>9.3f}")
 
 
-def report(args, command, direct, vault, control, rotations, samples, log_path, shares):
-    print(f"\n{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; database: "
-          f"{'PostgreSQL' if args.postgres else 'SQLite'}; {args.streams} concurrent streams of "
-          f"{args.drip_count} pieces {args.drip_interval} s apart; {args.workers} gevent workers")
-    print(f"server: {command}")
+def stream_table(args, direct, vault, control, rotations, samples, shares):
     print(f"\n  {'streams':<26}{'done':>8}{'per s':>8}{'failed':>8}{'dur p50':>9}{'dur p99':>9}"
           f"{'1st p50':>9}{'1st p99':>9}   (seconds)")
     print(row(f"direct ({args.streams}, phase 1)", direct, args.direct_seconds))
     print(row(f"vault ({args.streams}, phase 2)", vault, args.seconds))
+    if args.seconds > 15:  # the same streams without the first ten seconds' ramp and warm-up
+        print(row("  of which from 10 s on", vault, args.seconds - 10, vault.window(10, args.seconds)))
     if control:
         print(row(f"direct ({args.control}, during 2)", control, args.seconds))
     print(f"  {'rotations (PUT)':<26}{len(rotations.durations):>8}"
@@ -304,15 +248,16 @@ def report(args, command, direct, vault, control, rotations, samples, log_path, 
         print(f"  server CPU: {server_cpu:.0%} of one core in phase 2; RSS by process at the end "
               f"(master first): {', '.join(f'{m:.0f}' for m in samples[-1][5])} MiB")
 
+
+def targets(direct, vault, failed, samples, log_path):
+    """(name, seen, wanted, met) for each target of the issue."""
     ratio = pct(vault.durations, 99) / pct(direct.durations, 99)
-    failed = len(direct.failures) + len(vault.failures) + len(rotations.failures) + (
-        len(control.failures) if control else 0)
-    locked, errors = server_log_findings(log_path)
+    locked, _ = server_log_findings(log_path)
     rss = max((s[1] for s in samples), default=float("nan"))
     pss = max((s[2] for s in samples), default=float("nan"))
     flat, low, high, drift = fds_flat(samples)
     first99 = pct(vault.first_tokens, 99)
-    checks = [
+    return [
         ("failed requests", f"{failed}", "0", failed == 0),
         ('"database is locked" in server log', f"{locked}", "0", locked == 0),
         ("stream duration p99, vault / direct", f"{ratio:.2f}x", f"<= {TARGETS['ratio']}x",
@@ -323,9 +268,9 @@ def report(args, command, direct, vault, control, rotations, samples, log_path, 
          f"<= {TARGETS['rss_mib']} MiB", rss <= TARGETS["rss_mib"]),
         ("open fds from 10 s on", f"{low}..{high}, drift {drift:+.0f}", "flat", flat),
     ]
-    print(f"\n  {'target':<38}{'seen':<26}{'wanted':<12}")
-    for name, seen, wanted, ok in checks:
-        print(f"  {name:<38}{seen:<26}{wanted:<12}{'ok' if ok else 'MISSED'}")
+
+
+def timeline(vault, samples):
     every = samples[::5]
     windows = [vault.window(s[0], s[0] + 5) for s in every]
     print("\n  second     " + " ".join(f"{s[0]:>6}" for s in every))
@@ -333,10 +278,24 @@ def report(args, command, direct, vault, control, rotations, samples, log_path, 
     print("  fds        " + " ".join(f"{s[3]:>6}" for s in every))
     print("  dur p99    " + " ".join(f"{pct(d, 99):>6.3f}" for d, _ in windows) + "   (vault streams started")
     print("  1st p99    " + " ".join(f"{pct(f, 99):>6.3f}" for _, f in windows) + "    in the next 5 s)")
+
+
+def report(args, command, direct, vault, control, rotations, samples, log_path, shares):
+    """Prints the figures; True when every target is met."""
+    print(f"\n{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; database: "
+          f"{'PostgreSQL' if args.postgres else 'SQLite'}; {args.streams} concurrent streams of "
+          f"{args.drip_count} pieces {args.drip_interval} s apart; {args.workers} gevent workers")
+    print(f"server: {command}")
+    stream_table(args, direct, vault, control, rotations, samples, shares)
     failures = direct.failures + vault.failures + rotations.failures + (control.failures if control else [])
+    checks = targets(direct, vault, len(failures), samples, log_path)
+    print(f"\n  {'target':<38}{'seen':<26}{'wanted':<12}")
+    for name, seen, wanted, ok in checks:
+        print(f"  {name:<38}{seen:<26}{wanted:<12}{'ok' if ok else 'MISSED'}")
+    timeline(vault, samples)
     for why in sorted(set(failures))[:10]:
         print(f"  failure x{failures.count(why)}: {why}")
-    for line in errors[:10]:
+    for line in server_log_findings(log_path)[1][:10]:
         print(f"  server log: {line[:200]}")
     return all(ok for *_, ok in checks)
 
@@ -402,8 +361,10 @@ def measure(args, upstream, port, token, server, log_path, env):
     watcher.start()
     phase2, share2 = run_phase([vault_ep] * args.streams + [direct_ep] * args.control, args.seconds, extra)
     watcher.join(5)
+    url = urlsplit(env["DATABASE_URL"])
+    shown = url._replace(netloc=url.netloc.replace(f":{url.password}@", ":***@")).geturl()
     command = " ".join(f"{k}={shlex.quote(v)}" for k, v in (
-        ("DATABASE_URL", env["DATABASE_URL"]), ("VAULT_BIND", f"127.0.0.1:{port}"),
+        ("DATABASE_URL", shown), ("VAULT_BIND", f"127.0.0.1:{port}"),
         ("VAULT_WORKERS", str(args.workers)))) + f" gunicorn -c {args.config} app:app"
     return report(args, command, direct[direct_ep.name], phase2[vault_ep.name],
                   phase2[direct_ep.name] if args.control else None, rotations, samples, log_path,
