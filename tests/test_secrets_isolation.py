@@ -68,3 +68,16 @@ def test_same_provider_names_are_per_user(ada_secret, ada, bob, db):
     with db():
         assert ProviderSecret.get().__data__ == ada_secret
     assert ada.get("/api/secrets/openai").json["secret"]["key_preview"] == "sk-…0001"
+
+
+@pytest.mark.parametrize("name", ["nope", "%00", "open%0Aai", "x" * 300, "%C3%A9t%C3%A9"])
+def test_odd_provider_names_are_404_and_still_audited(ada, db, name):
+    for method, path in (("get", f"/api/secrets/{name}"), ("delete", f"/api/secrets/{name}"),
+                         ("post", f"/api/secrets/{name}/check"), ("get", f"/api/secrets/{name}/history")):
+        response = getattr(ada, method)(path)
+        assert response.status_code == 404 and response.json["error"]["code"] == "not_found", path
+    with db():
+        denied = list(AuditEvent.select().where(AuditEvent.outcome == "denied"))
+    assert len(denied) == 4
+    assert all(e.subject.startswith("secret:") and e.subject.isprintable() and e.subject.isascii()
+               for e in denied)

@@ -278,7 +278,11 @@ def iso(value):
 # --- helpers ------------------------------------------------------------------------------------
 
 def subject(provider):
-    return f"secret:{provider[:60]}"
+    """The audit subject. A name from a URL may hold anything (a NUL byte, a lone surrogate) that
+    the database refuses; only printable ASCII is kept, so the denied attempt is still recorded."""
+    if providers.get(provider):
+        return f"secret:{provider}"
+    return "secret:" + "".join(c if " " <= c < "\x7f" else "?" for c in str(provider)[:60])
 
 
 def _find(user, provider):
