@@ -361,8 +361,9 @@ def measure(args, upstream, port, token, server, log_path, env):
     watcher.start()
     phase2, share2 = run_phase([vault_ep] * args.streams + [direct_ep] * args.control, args.seconds, extra)
     watcher.join(5)
-    url = urlsplit(env["DATABASE_URL"])
-    shown = url._replace(netloc=url.netloc.replace(f":{url.password}@", ":***@")).geturl()
+    url = env["DATABASE_URL"]
+    password = urlsplit(url).password
+    shown = url.replace(f":{password}@", ":***@", 1) if password else url
     command = " ".join(f"{k}={shlex.quote(v)}" for k, v in (
         ("DATABASE_URL", shown), ("VAULT_BIND", f"127.0.0.1:{port}"),
         ("VAULT_WORKERS", str(args.workers)))) + f" gunicorn -c {args.config} app:app"
