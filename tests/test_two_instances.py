@@ -15,7 +15,7 @@ import requests
 from .helpers import PASSWORD, close_pool, make_user, wipe_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER = [sys.executable, "-m", "gunicorn", "-c", "python:vault.gunicorn_conf", "app:app"]
+SERVER = [sys.executable, "-m", "gunicorn", "-c", "vault/gunicorn.conf.py", "app:app"]
 REDIS_URL = "redis://127.0.0.1:6379/6"
 CHAT = {"model_id": "pair-model", "messages": [{"role": "user", "content": "hello from the pair"}]}
 
@@ -48,7 +48,7 @@ def free_port():
 
 
 class Instance:
-    """One `gunicorn -c python:vault.gunicorn_conf app:app` with its own port and instance dir."""
+    """One `gunicorn -c vault/gunicorn.conf.py app:app` with its own port and instance dir."""
 
     def __init__(self, name, env, tmp):
         self.name, self.port = name, free_port()

@@ -198,21 +198,23 @@ def write_txn():
     return database.atomic()
 
 
-def connect_database(url):
-    scheme, sep, rest = url.partition("://")
+def connect_database(url, pool_size=16):
+    """Pooled connections: one per request (or greenlet) at a time, at most `pool_size` per
+    process; a request that finds the pool empty waits up to 10 s for one."""
+    scheme, _, rest = url.partition("://")
+    pool = {"max_connections": pool_size, "stale_timeout": 300, "timeout": 10}
     if scheme == "sqlite":
         return db_url.connect(
-            f"sqlite+pool://{rest}", max_connections=64, stale_timeout=600, timeout=10,
-            check_same_thread=False,
+            f"sqlite+pool://{rest}", **pool, check_same_thread=False,
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000,
                      "synchronous": "normal"})
     if scheme in ("postgres", "postgresql"):
-        return db_url.connect(f"postgresql+pool://{rest}", max_connections=64, stale_timeout=300)
+        return db_url.connect(f"postgresql+pool://{rest}", **pool)
     return db_url.connect(url)
 
 
 def init_app(app):
-    database.initialize(connect_database(app.config["DATABASE_URL"]))
+    database.initialize(connect_database(app.config["DATABASE_URL"], app.config["VAULT_DB_POOL_SIZE"]))
     with database.connection_context():
         migrate()
     app.teardown_appcontext(close_connection)

@@ -4,6 +4,7 @@ import logging
 import traceback
 
 import peewee as pw
+from playhouse.pool import MaxConnectionsExceeded
 from flask import jsonify, render_template, request
 from markupsafe import escape
 from flask_wtf.csrf import CSRFError
@@ -114,6 +115,7 @@ def init_app(app):
 
     @app.errorhandler(pw.OperationalError)
     @app.errorhandler(pw.InterfaceError)
+    @app.errorhandler(MaxConnectionsExceeded)
     def database_down(exc):
         log.error("database unavailable: %s", type(exc).__name__)
         return render_error("database_unavailable", "The database is unavailable; try again shortly.", 503)

@@ -128,7 +128,7 @@ def main():
         env, token = prepare_vault(Path(tmp), upstream)
         vault_port, hop_port = free_port(), free_port()
         servers = [
-            start([sys.executable, "-m", "gunicorn", "-c", "python:vault.gunicorn_conf", "app:app"],
+            start([sys.executable, "-m", "gunicorn", "-c", "vault/gunicorn.conf.py", "app:app"],
                   {**env, "VAULT_BIND": f"127.0.0.1:{vault_port}", "VAULT_WORKERS": "1"}, vault_port),
             start([sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "-b", f"127.0.0.1:{hop_port}",
                    "tests.bench.bare_hop:app"], {"BENCH_UPSTREAM": upstream}, hop_port)]

@@ -1,4 +1,8 @@
-"""The production server: `gunicorn -c python:vault.gunicorn_conf app:app`.
+"""The production server: `gunicorn -c vault/gunicorn.conf.py app:app`.
+
+A file path, not `python:vault.…`: importing it as a module would import the vault package (Flask,
+Peewee, psycopg) in the master before the gevent workers patch the standard library, and psycopg
+would then wait without yielding and Peewee's per-request connections would become per-thread.
 
 gevent workers, because a chat stream holds its request for as long as the model talks: with
 threads each stream pins a thread, with greenlets hundreds share one process. psycopg 3 and
