@@ -87,3 +87,10 @@ def test_tokens_page_fragments(ada):
 def test_token_form_errors_render_in_the_fragment(ada):
     response = ada.post("/tokens", data={"name": ""}, headers={"HX-Request": "true"})
     assert response.status_code == 422 and 'id="token-form"' in response.get_data(as_text=True)
+
+
+def test_bearer_request_neither_reads_nor_sets_the_session_cookie(app, ada):
+    token = token_for(app, "ada@example.com")
+    answer = ada.get("/secrets", headers=bearer(token))  # ada's cookie rides along, unused
+    assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
+    assert "csrf-token" in answer.get_data(as_text=True)  # pages still render for a token

@@ -3,6 +3,7 @@ import datetime as dt
 import hashlib
 
 from flask import g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import LoginManager
 
 from ..db import Session, User, utcnow
@@ -15,9 +16,27 @@ SESSION_IDLE_LIMIT = dt.timedelta(days=30)
 TOUCH_EVERY = dt.timedelta(minutes=5)
 
 
-def bearer_token():
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+def bearer_token(req=None):
+    scheme, _, token = (req or request).headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
+
+
+class _Unsaved(SecureCookieSession):
+    """The session of a Bearer request: usable, empty, and never written back as a cookie."""
+
+
+class CookieUnlessBearer(SecureCookieSessionInterface):
+    """A Bearer request is the token's alone: its cookie is not even read (which also spares
+    the relay's hot path a signature check), and no cookie is set on the answer."""
+
+    def open_session(self, app, req):
+        if bearer_token(req) is not None:
+            return _Unsaved()
+        return super().open_session(app, req)
+
+    def save_session(self, app, session, response):
+        if not isinstance(session, _Unsaved):
+            super().save_session(app, session, response)
 
 
 def session_digest(sid):
@@ -74,6 +93,7 @@ def via_token():
 
 
 def init_app(app):
+    app.session_interface = CookieUnlessBearer()
     login_manager.init_app(app)
     from .views import bp
     app.register_blueprint(bp)
