@@ -184,8 +184,8 @@ CHAT_SCHEMAS = {
                       content={"type": "string"}, tool_calls={"type": "array", "items": ref("ToolCall")},
                       finish_reason={"type": "string", "examples": ["stop", "length", "tool_calls"]},
                       usage=ref("Usage"), model={"type": ["string", "null"]}, key_source={"enum": KEY_SOURCES}),
-    "ChatEvent": {"description": "One `data:` line of the stream: deltas and tool calls, then exactly "
-                                 "one `done` or one `error`.", "oneOf": [
+    "ChatEvent": {"description": "One event's JSON: deltas and tool calls, then exactly one `done` or "
+                                 "one `error`.", "oneOf": [
         obj(["type", "content"], type={"const": "delta"}, content={"type": "string"}),
         obj(["type", "index", "id", "name", "arguments"], type={"const": "tool_call"},
             index={"type": "integer", "minimum": 0}, id={"type": "string"}, name={"type": "string"},
@@ -250,7 +250,7 @@ OPENAI_SCHEMAS = {
     "CompletionUsage": obj(["prompt_tokens", "completion_tokens", "total_tokens"],
                            prompt_tokens={"type": "integer"}, completion_tokens={"type": "integer"},
                            total_tokens={"type": "integer"}),
-    "CompletionChunk": {"description": "One `data:` line; the stream ends with `data: [DONE]`.", "oneOf": [
+    "CompletionChunk": {"description": "One event's JSON; the stream ends with `data: [DONE]`.", "oneOf": [
         obj(["id", "object", "created", "model", "choices"], id={"type": "string"},
             object={"const": "chat.completion.chunk"}, created={"type": "integer"}, model={"type": "string"},
             choices={"type": "array", "maxItems": 1, "items": obj(
@@ -338,10 +338,13 @@ def operation(op_id, tag, summary, ok, errors, body=None, params=(), security=No
     return op
 
 
-def chat_ok(answer, event, description):
-    sse = {"schema": {"type": "string", "description": "`data: <JSON>` lines, relayed as the provider "
-                                                     "sends them; `x-event-schema` is each line's JSON."},
-           "x-event-schema": event}
+def chat_ok(answer, event, description, done=False):
+    """JSON, or with `stream` an event stream: one schema per event, its `data` line JSON text."""
+    data = {"type": "string", "contentMediaType": "application/json", "contentSchema": event}
+    if done:  # OpenAI's stream ends with the line `data: [DONE]`, which is not JSON
+        data = {"anyOf": [{"const": "[DONE]"}, data]}
+    sse = {"schema": {**obj(["data"], open_=True, data=data),
+                      "description": "Relayed as the provider sends it, no buffering."}}
     return {"200": {"description": description, "headers": CHAT_HEADERS,
                     "content": {"application/json": {"schema": answer}, "text/event-stream": sse}}}
 
@@ -418,7 +421,7 @@ PATHS = {
         {"200": json_ok(ref("ModelList"))}, [], security=[{BEARER: []}], openai=True)},
     "/v1/chat/completions": {"post": operation(
         "openaiChatCompletions", "openai", "OpenAI-compatible chat completions (Bearer only)",
-        chat_ok(ref("Completion"), ref("CompletionChunk"), "A chat.completion, or chunks when streaming"),
+        chat_ok(ref("Completion"), ref("CompletionChunk"), "A chat.completion, or chunks when streaming", done=True),
         [400, 403, 404, 429, 502, 504], body=ref("CompletionRequest"), security=[{BEARER: []}], openai=True)},
 }
 
