@@ -232,3 +232,12 @@ def test_models_page_shows_each_models_usage(ada):
     rows = ada.get("/models", headers={"HX-Request": "true"}).get_data(as_text=True)
     row = rows[rows.index(f'id="model-{mid}"'):]
     assert "2 requests ·" in row[:row.index("</tr>")] and "unused" in rows
+
+
+def test_secrets_page_shows_what_each_secret_served(ada):
+    relying = add_model(ada, "gpt", "echo")
+    own = add_model(ada, "own", "echo", api_key="sk-own-model-key-7777")
+    for model in (relying, relying, relying, own):
+        chat(ada, model)
+    row = ada.get("/secrets/openai", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "3 requests ·" in row  # the own-key request was not the secret's

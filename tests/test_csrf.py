@@ -28,3 +28,10 @@ def test_bearer_write_skips_csrf(app, ada):
                                       headers={"Authorization": f"Bearer {token}"})
     # past CSRF, refused by the area's own rule (tokens cannot mint tokens)
     assert response.status_code == 403 and response.json["error"]["code"] == "session_required"
+
+
+def test_unauthenticated_api_writes_get_401_not_a_csrf_refusal(client):
+    for method, path in (("POST", "/api/secrets"), ("PUT", "/api/secrets/openai"), ("DELETE", "/api/models/x"),
+                         ("POST", "/api/chat"), ("POST", "/v1/chat/completions")):
+        answer = client.open(path, method=method, json={})
+        assert answer.status_code == 401 and answer.json["error"]["code"] == "unauthorized", (method, path)

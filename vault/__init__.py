@@ -6,6 +6,7 @@ import time
 from flask import Flask, g, redirect, request, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
 from . import crypto, db, errors, filters, providers, settings
@@ -80,8 +81,11 @@ def _start_clock():
 
 def _bearer_or_csrf():
     from .auth import authenticate_bearer
-    if not authenticate_bearer():
-        csrf.protect()
+    if authenticate_bearer():
+        return
+    if request.path.startswith(("/api/", "/v1/")) and not current_user.is_authenticated:
+        return  # neither token nor session: the view's 401 says more than a CSRF refusal would
+    csrf.protect()
 
 
 def _security_headers(response):

@@ -113,10 +113,13 @@ def since(user, days):
     return list(query.objects())
 
 
-def totals(user, days, key):
-    """{provider or model id: {"requests", "tokens"}} over `days` days, for the pages' summaries."""
+def totals(user, days, key, key_source=None):
+    """{provider or model id: {"requests", "tokens", "errors"}} over `days` days, for the pages'
+    summaries; `key_source` keeps only the requests that used that kind of key."""
     out = {}
     for row in since(user, days):
+        if key_source and row.key_source != key_source:
+            continue
         entry = out.setdefault(getattr(row, key), {"requests": 0, "tokens": 0, "errors": 0})
         entry["requests"] += row.requests
         entry["tokens"] += row.prompt_tokens + row.completion_tokens

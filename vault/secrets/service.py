@@ -83,6 +83,7 @@ class Row:
     provider: providers.Provider
     secret: ProviderSecret | None
     models_using: int = 0
+    usage: dict | None = None  # requests and tokens this secret served over 30 days
 
     @property
     def id(self):
@@ -118,14 +119,19 @@ def models_using(user):
 def overview(user):
     """Every provider of the registry, configured ones first, each in registry order."""
     secrets = {s.provider: s for s in listed(user)}
-    using = models_using(user)
-    rows = [Row(p, secrets.get(p.id), using.get(p.id, 0)) for p in providers.PROVIDERS.values()]
+    using, served = models_using(user), _served(user)
+    rows = [Row(p, secrets.get(p.id), using.get(p.id, 0), served.get(p.id)) for p in providers.PROVIDERS.values()]
     return sorted(rows, key=lambda r: r.secret is None)  # stable: registry order within each half
 
 
 def row(user, provider):
     entry = _entry_or_404(user, provider, "secret.read")
-    return Row(entry, _find(user, provider), models_using(user).get(provider, 0))
+    return Row(entry, _find(user, provider), models_using(user).get(provider, 0), _served(user).get(provider))
+
+
+def _served(user):
+    from ..chat import usage
+    return usage.totals(user, 30, "provider", key_source="provider_secret")
 
 
 def get(user, provider, action="secret.read"):
