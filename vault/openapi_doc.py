@@ -318,7 +318,8 @@ READ = [{BEARER: []}, {SESSION: []}]
 WRITE = [{BEARER: []}, {SESSION: [], CSRF: []}]
 PROVIDER = {"name": "provider", "in": "path", "required": True, "schema": ref("ProviderId")}
 MODEL_UUID = {"name": "model_uuid", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
-TOKEN_ID = {"name": "token_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+TOKEN_ID = {"name": "token_id", "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
 
 
 def operation(op_id, tag, summary, ok, errors, body=None, params=(), security=None, openai=False):
