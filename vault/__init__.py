@@ -69,7 +69,10 @@ def _rate_limits(app):
     # before_request hook would cost ~80 µs on every chat request for nothing.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
     failed = lambda response: response.status_code >= 400  # noqa: E731 - only failures count
-    for endpoint, limit in (("auth.login", "RATELIMIT_LOGIN"), ("auth.register", "RATELIMIT_REGISTER")):
+    guessing = (("auth.login", "RATELIMIT_LOGIN"), ("auth.register", "RATELIMIT_REGISTER"),
+                # these two take the current password too: a stolen cookie must not guess it freely
+                ("account.change_password", "RATELIMIT_LOGIN"), ("account.delete", "RATELIMIT_LOGIN"))
+    for endpoint, limit in guessing:
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(
             app.config[limit], methods=["POST"], deduct_when=failed)(view)

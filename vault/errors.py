@@ -5,7 +5,7 @@ import traceback
 
 import peewee as pw
 from playhouse.pool import MaxConnectionsExceeded
-from flask import jsonify, render_template, request
+from flask import jsonify, make_response, render_template, request
 from markupsafe import escape
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -95,7 +95,12 @@ def init_app(app):
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
-        return render_error(HTTP_CODES.get(exc.code, "http_error"), _http_message(exc), exc.code)
+        response = make_response(render_error(HTTP_CODES.get(exc.code, "http_error"), _http_message(exc),
+                                              exc.code))
+        for name, value in exc.get_headers():  # e.g. Allow on a 405, Retry-After on a 429
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(DecryptError)
     def unreadable_key(exc):

@@ -11,7 +11,10 @@ class BadURL(ValueError):
 
 def check_base_url(url, policy="any"):
     """The URL without a trailing slash, or BadURL with a sentence saying what is wrong."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[::1": an unclosed IPv6 bracket
+        raise BadURL("The base URL is not a valid URL.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadURL("Use an http:// or https:// URL with a host, such as https://api.openai.com/v1.")
     if parts.username or parts.password:

@@ -47,7 +47,7 @@ def _events(upstream, tally):
 @login_required
 def usage_report():
     days = request.args.get("days", "30")
-    if not days.isdigit() or not 1 <= int(days) <= 366:
+    if not (days.isascii() and days.isdecimal()) or not 1 <= int(days) <= 366:
         raise BadRequest("'days' must be a whole number from 1 to 366.")
     rows = usage.since(current_user, int(days))
     return {"usage": [{"model": r.model_name or r.model, "model_id": r.model, "provider": r.provider,

@@ -41,13 +41,16 @@ def completions():
     body = chat_body(raw, OWN_FIELDS, lenient=True)
     if not isinstance(raw.get("model"), str) or not raw["model"]:
         raise BadRequest("'model' must be the name (or id) of one of your models.")
-    if raw.get("n") not in (None, 1):
+    stream, options, n = raw.get("stream", False), raw.get("stream_options") or {}, raw.get("n", 1)
+    if not isinstance(stream, bool) or not isinstance(options, dict):
+        raise BadRequest("'stream' must be true or false, and 'stream_options' an object.")
+    if n != 1 or isinstance(n, bool):
         raise BadRequest("Only n=1 is supported.")
     target = relay.resolve(raw["model"])
-    if not raw.get("stream"):
+    if not stream:
         result, overhead = relay.complete(target, body)
         return relay.json_answer(completion(result, raw["model"]), target, overhead)
-    return _stream(target, body, raw["model"], bool((raw.get("stream_options") or {}).get("include_usage")))
+    return _stream(target, body, raw["model"], options.get("include_usage") is True)
 
 
 def _stream(target, body, name, include_usage):

@@ -69,7 +69,7 @@ def _message_problem(message):
     if not isinstance(message, dict):
         return "each message must be an object."
     role, content = message.get("role"), message.get("content")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         return "'role' must be one of system, developer, user, assistant, tool."
     if role == "assistant" and message.get("tool_calls") is not None:
         if not isinstance(message["tool_calls"], list) or not all(_call_ok(c) for c in message["tool_calls"]):

@@ -147,7 +147,7 @@ def test_saved(user, model_uuid):
 
 def test_unsaved(user, data):
     values = clean({k: v for k, v in data.items() if k != "name"}, required=())
-    key = clean_key(data["api_key"]) if data.get("api_key") else None
+    key = clean_key(data["api_key"]) if data.get("api_key") is not None else None
     return _check(lambda: resolver.resolve_unsaved(
         user, values["provider"], values["base_url"], values["auth_type"], key, values.get("model_id")))
 
@@ -189,12 +189,15 @@ def _endpoint(data, provider, current):
     entry = providers.PROVIDERS[provider]
     values = {}
     if "auth_type" in data or current is None or "provider" in data:
-        auth = data.get("auth_type") or entry.auth_type
-        if auth not in providers.AUTH_TYPES:
+        auth = data.get("auth_type")
+        auth = entry.auth_type if auth is None else auth  # only a missing value means "default"
+        if not isinstance(auth, str) or auth not in providers.AUTH_TYPES:
             raise FieldError("auth_type", "auth_type is one of " + ", ".join(providers.AUTH_TYPES) + ".")
         values["auth_type"] = auth
     if "base_url" in data or current is None or "provider" in data:
-        url = data.get("base_url") or (providers.base_url_for(provider) if entry.base_url else None)
+        url = data.get("base_url")
+        if url is None or url == "":
+            url = providers.base_url_for(provider) if entry.base_url else None
         if not isinstance(url, str) or not url.strip():
             raise FieldError("base_url", f"{entry.label} models need a base URL.")
         if len(url) > 500:

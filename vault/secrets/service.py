@@ -61,8 +61,11 @@ def parse_expiry(value):
     except ValueError:
         raise BadRequest("'expires_at' must be an ISO-8601 date or date-time, or null.",
                          "invalid_expires_at") from None
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    try:
+        if when.tzinfo is not None:
+            when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    except OverflowError:  # an offset that pushes it before year 1 or past 9999
+        raise BadRequest("'expires_at' is out of range.", "invalid_expires_at") from None
     return when.replace(microsecond=0)
 
 
