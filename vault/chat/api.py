@@ -24,7 +24,7 @@ def chat():
     if not stream:
         result, overhead = relay.complete(target, body)
         return relay.json_answer({**result, "key_source": target.key_source}, target, overhead)
-    tally = relay.Tally(current_user.id, target)
+    tally = relay.Tally(relay.owner().id, target)
     return relay.sse_response(_events(relay.events(target, body), tally), target)
 
 

@@ -55,7 +55,7 @@ def completions():
 
 def _stream(target, body, name, include_usage):
     overhead = relay.overhead_ms(0)
-    tally = relay.Tally(current_user.id, target)
+    tally = relay.Tally(relay.owner().id, target)
     upstream = relay.events(target, body)
     try:  # the first event decides: a failing provider is an HTTP error the SDK can raise
         first = next(upstream)

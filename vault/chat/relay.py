@@ -3,7 +3,7 @@ gateway's own share, relay events as they arrive, and count usage."""
 import json
 import time
 
-from flask import Response, g, jsonify
+from flask import Response, g
 from flask_login import current_user
 
 from .. import llm, resolver
@@ -14,11 +14,18 @@ from . import usage
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # proxies must not buffer
 
 
+def owner():
+    """Who is asking: the token's user straight from `g` (this is every /v1 request's path,
+    and Flask-Login's proxy costs more than the lookup), else the session's."""
+    token = g.get("api_token")
+    return token.user if token is not None else current_user
+
+
 def resolve(ref):
     """The model by name or id; raises NotFound / MissingApiKey before any upstream call."""
     if len(ref) > 200 or not ref.isprintable():
         raise NotFound("No such model.")
-    return resolver.resolve_by_name_or_id(current_user, ref)
+    return resolver.resolve_by_name_or_id(owner(), ref)
 
 
 def complete(target, body):
@@ -27,10 +34,10 @@ def complete(target, body):
     try:
         result = llm.adapter_for(target).complete(target, body)
     except UpstreamError:
-        usage.record(current_user.id, target, error=True)
+        usage.record(owner().id, target, error=True)
         raise
     upstream = time.perf_counter() - started
-    usage.record(current_user.id, target, result.get("usage"))
+    usage.record(owner().id, target, result.get("usage"))
     return result, overhead_ms(upstream)
 
 
@@ -56,10 +63,8 @@ def overhead_ms(upstream_seconds):
 
 
 def json_answer(payload, target, overhead, status=200):
-    response = jsonify(payload)
-    response.status_code = status
-    response.headers.update(headers(target, overhead=overhead))
-    return response
+    return Response(json.dumps(payload, separators=(",", ":")), status, headers(target, overhead=overhead),
+                    mimetype="application/json")
 
 
 def sse(event):
