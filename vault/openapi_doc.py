@@ -105,7 +105,7 @@ MODEL_FIELDS = dict(
     base_url={"type": ["string", "null"], "maxLength": 500,
               "description": "An http(s) URL with a host, without credentials, query or fragment; "
                              "empty or null: the provider's default."},
-    auth_type={"enum": [*providers.AUTH_TYPES, "", None], "description": "Empty or null: the provider's."},
+    auth_type={"enum": [*providers.AUTH_TYPES, None], "description": "null: the provider's."},
     api_key={"anyOf": [text(MODEL_KEY_LEN, "Printable, no whitespace inside; trimmed."), {"type": "null"}],
              "description": "The model's own key; it wins over the provider secret. null: none "
                             "(PATCH: drop it and fall back to the provider secret)."},
@@ -233,9 +233,9 @@ OPENAI_SCHEMAS = {
     "CompletionRequest": {**obj(
         ["model", "messages"], open_=True,
         model={"type": "string", "minLength": 1, "description": "A model's name (as in /v1/models) or id."},
-        messages=MESSAGES, stream={"type": ["boolean", "null"]},
+        messages=MESSAGES, stream={"type": "boolean", "default": False},
         stream_options=or_null(obj(open_=True, include_usage={"type": "boolean"})),
-        n={"enum": [1, None]}, **chat_options()),
+        n={"const": 1, "description": "One choice only."}, **chat_options()),
         "description": "OpenAI's request shape; fields this gateway does not know are dropped."},
     "Completion": obj(
         ["id", "object", "created", "model", "choices", "usage"],
