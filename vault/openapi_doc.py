@@ -106,7 +106,8 @@ MODEL_FIELDS = dict(
               "description": "An http(s) URL with a host, without credentials, query or fragment; "
                              "empty or null: the provider's default."},
     auth_type={"enum": [*providers.AUTH_TYPES, None], "description": "null: the provider's."},
-    api_key={"anyOf": [text(MODEL_KEY_LEN, "Printable, no whitespace inside; trimmed."), {"type": "null"}],
+    api_key={"anyOf": [text(MODEL_KEY_LEN, "Printable ASCII, no spaces (it travels in a header); trimmed.",
+                            pattern="^[!-~]+$"), {"type": "null"}],
              "description": "The model's own key; it wins over the provider secret. null: none "
                             "(PATCH: drop it and fall back to the provider secret)."},
     supports_streaming={"type": ["boolean", "null"]},
