@@ -16,7 +16,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS, load_all_checks
-from schemathesis.core.failures import AcceptedNegativeData, FailureGroup, ServerError
+from schemathesis.core.failures import AcceptedNegativeData, FailureGroup
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.openapi.checks import UnsupportedMethodResponse
 
@@ -131,69 +131,7 @@ def body_of(case):
     return case.body if isinstance(case.body, dict) else {}
 
 
-def server_error_when(predicate):
-    return lambda case, failure: failure.status_code == 500 and predicate(case)
-
-
-def _token_id_past_int64(case):
-    try:
-        return not ON_POSTGRES and int((case.path_parameters or {}).get("token_id")) >= 2**63
-    except (TypeError, ValueError):
-        return False
-
-
-def _streamed_tool_arguments_not_json_object(case):
-    def bad(arguments):
-        try:
-            return not isinstance(json.loads(arguments or "{}"), dict)
-        except ValueError:
-            return True
-    body = body_of(case)
-    return case.path == "/api/chat" and body.get("stream") is True and any(
-        isinstance(call, dict) and isinstance(call.get("function"), dict)
-        and isinstance(call["function"].get("arguments"), str) and bad(call["function"]["arguments"])
-        for m in body.get("messages") or () if isinstance(m, dict) and isinstance(m.get("tool_calls"), list)
-        for call in m["tool_calls"])
-
-
-def _falsy_stream_options(case):
-    options = body_of(case).get("stream_options", None)
-    return case.path == "/v1/chat/completions" and options is not None and not isinstance(options, dict) \
-        and not options
-
-
-def _non_ascii_model_key(case):
-    key = body_of(case).get("api_key")
-    return case.path.startswith("/api/models") and isinstance(key, str) and not key.isascii()
-
-
-KNOWN_BUGS = {
-    "token_id_past_int64": KnownBug(
-        "SQLite only: DELETE /api/tokens/9223372036854775808 (any id past 2**63 - 1, with the session): "
-        "500 OverflowError binding it in vault/tokens/service.py revoke; PostgreSQL answers 404; want 404",
-        ServerError, server_error_when(_token_id_past_int64)),
-    "stream_raises_bad_request": KnownBug(
-        "POST /api/chat with \"stream\": true to an Anthropic model, and an assistant message whose tool "
-        "call has \"arguments\": \"not json\" (or JSON that is not an object): the 200 event stream has "
-        "begun when vault/llm/anthropic_format.py arguments_object raises BadRequest inside the generator; "
-        "vault/chat/api.py _events catches only UpstreamError (a non-ASCII model key's UnicodeEncodeError "
-        "escapes the same way), so the stream breaks off with neither "
-        "`done` nor `error` (the test client re-raises it). Want a 400 before the stream (build the "
-        "request first, as /v1 does by taking the first event) or an `error` event",
-        BadRequest, lambda case, exc: _streamed_tool_arguments_not_json_object(case)),
-    "non_ascii_model_key": KnownBug(
-        "POST /api/models (or PATCH) with \"api_key\": \"ключ-1234567890\": 201, stored; vault/models/"
-        "service.py clean_key takes any printable character where the secrets API takes printable ASCII. "
-        "The key cannot go into a header, so every test and chat with that model is then a 400 "
-        "invalid_text (\"not valid Unicode\", which misleads), and a streamed /api/chat breaks off with a "
-        "UnicodeEncodeError inside the stream (see stream_raises_bad_request); want 400 on save",
-        AcceptedNegativeData, lambda case, failure: _non_ascii_model_key(case)),
-    "falsy_stream_options": KnownBug(
-        "POST /v1/chat/completions with \"stream_options\": false (or 0, \"\", []): accepted as if absent, "
-        "where any other non-object is a 400; vault/chat/openai_compat.py reads it with "
-        "`raw.get(\"stream_options\") or {}`", AcceptedNegativeData,
-        lambda case, failure: _falsy_stream_options(case)),
-}
+KNOWN_BUGS = {}  # name: KnownBug(reason, failure class, matcher) — empty: every bug found is fixed
 
 
 # --- not bugs: what the document states, or a path two routes share -------------------------
@@ -277,10 +215,6 @@ def test_tokens_api_with_the_session(case, fuzzed_app, session):
 
 # --- each known bug, as the request that shows it ----------------------------------------------
 
-def known_bug(name):
-    return pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_BUGS[name].reason, strict=True), id=name)
-
-
 MESSAGE = [{"role": "user", "content": "hello"}]
 REQUESTS = {  # name: (method, path, JSON body or None, with the Bearer token)
     "non_ascii_model_key": ("POST", "/api/models", {"name": "k", "provider": "openai", "model_id": "echo",
@@ -290,8 +224,8 @@ REQUESTS = {  # name: (method, path, JSON body or None, with the Bearer token)
 }
 
 
-@pytest.mark.parametrize("name", [known_bug(name) for name in REQUESTS])
-def test_known_bug_is_fixed(name, fuzzed_app, bearer, targets):
+@pytest.mark.parametrize("name", list(REQUESTS))
+def test_once_accepted_input_is_refused(name, fuzzed_app, bearer, targets):
     method, path, body, with_token = REQUESTS[name]
     client = fuzzed_app.test_client()
     response = client.open(path, method=method, json=body, headers=bearer if with_token else {})
@@ -300,7 +234,6 @@ def test_known_bug_is_fixed(name, fuzzed_app, bearer, targets):
     assert set(response.json["error"]) >= {"code", "message"}
 
 
-@pytest.mark.xfail(reason=KNOWN_BUGS["stream_raises_bad_request"].reason, strict=True)
 def test_a_stream_that_cannot_start_is_refused_or_ends_in_an_error(fuzzed_app, bearer, targets):
     messages = [{"role": "assistant", "tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": "x"}}]},
                 {"role": "tool", "tool_call_id": "c1", "content": "42"}]
@@ -313,7 +246,6 @@ def test_a_stream_that_cannot_start_is_refused_or_ends_in_an_error(fuzzed_app, b
         assert response.status_code == 400 and response.json["error"]["code"]
 
 
-@pytest.mark.xfail(not ON_POSTGRES, reason=KNOWN_BUGS["token_id_past_int64"].reason, strict=True)
 def test_token_ids_past_int64_are_not_found(fuzzed_app, session):
     headers, cookies = session
     client = fuzzed_app.test_client()

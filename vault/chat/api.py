@@ -2,8 +2,7 @@
 from flask import Blueprint, request
 from flask_login import current_user, login_required
 
-from ..errors import BadRequest
-from ..llm import UpstreamError
+from ..errors import BadRequest, VaultError
 from . import relay, usage
 from .request import chat_body
 
@@ -35,7 +34,7 @@ def _events(upstream, tally):
             if event["type"] == "done":
                 tally.usage = event.get("usage")
             yield relay.sse(event)
-    except UpstreamError as exc:
+    except VaultError as exc:  # the provider failing, or a request the adapter could not build
         tally.error = True
         yield relay.sse({"type": "error", "error": exc.to_dict()})
     finally:

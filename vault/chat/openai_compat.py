@@ -8,8 +8,7 @@ from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
 from ..auth import via_token
-from ..errors import BadRequest, Unauthorized
-from ..llm import UpstreamError
+from ..errors import BadRequest, Unauthorized, VaultError
 from ..models import service as models
 from . import relay
 from .request import chat_body
@@ -41,7 +40,8 @@ def completions():
     body = chat_body(raw, OWN_FIELDS, lenient=True)
     if not isinstance(raw.get("model"), str) or not raw["model"]:
         raise BadRequest("'model' must be the name (or id) of one of your models.")
-    stream, options, n = raw.get("stream", False), raw.get("stream_options") or {}, raw.get("n", 1)
+    stream, options, n = raw.get("stream", False), raw.get("stream_options"), raw.get("n", 1)
+    options = {} if options is None else options
     if not isinstance(stream, bool) or not isinstance(options, dict):
         raise BadRequest("'stream' must be true or false, and 'stream_options' an object.")
     if n != 1 or isinstance(n, bool):
@@ -59,7 +59,7 @@ def _stream(target, body, name, include_usage):
     upstream = relay.events(target, body)
     try:  # the first event decides: a failing provider is an HTTP error the SDK can raise
         first = next(upstream)
-    except UpstreamError:
+    except VaultError:
         tally.error = True
         tally.book()
         raise
@@ -89,7 +89,7 @@ def _chunks(events, upstream, name, include_usage, tally):
                 if include_usage:
                     yield relay.sse({**meta, "choices": [], "usage": usage_of(tally.usage)})
         yield b"data: [DONE]\n\n"
-    except UpstreamError as exc:
+    except VaultError as exc:
         tally.error = True
         yield relay.sse({"error": {"message": exc.message, "type": "api_error", "code": exc.code}})
     finally:

@@ -226,8 +226,8 @@ def clean_key(key):
     key = key.strip()
     if len(key) > MAX_KEY:
         raise FieldError("api_key", f"The API key is longer than {MAX_KEY} characters.", "too_long")
-    if not key.isprintable() or any(c.isspace() for c in key):
-        raise FieldError("api_key", "The API key contains spaces or control characters.")
+    if not (key.isascii() and key.isprintable()) or any(c.isspace() for c in key):
+        raise FieldError("api_key", "The API key must be printable ASCII without spaces (it travels in a header).")
     return key
 
 

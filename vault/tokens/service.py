@@ -5,7 +5,7 @@ import secrets
 
 from .. import audit
 from ..db import ApiToken, User, as_datetime, database, utcnow
-from ..errors import BadRequest
+from ..errors import BadRequest, NotFound
 
 PREFIX = "psv_"
 TOUCH_EVERY = dt.timedelta(minutes=1)
@@ -30,6 +30,8 @@ def issue(user, name, expires_in_days=None):
 
 
 def revoke(user, token_id):
+    if not 0 < token_id < 2**63:  # SQLite cannot even bind a larger one
+        raise NotFound()
     with database.atomic():
         row = ApiToken.get_owned_or_404(user, ApiToken.id == token_id)
         if row.revoked_at is None:
