@@ -104,7 +104,7 @@ def init_app(app):
 
     @app.errorhandler(DecryptError)
     def unreadable_key(exc):
-        log.error("stored key for %s did not decrypt (wrong master key or altered row)", exc.row)
+        log.error("stored key for %s is unreadable (wrong master key or altered row)", exc.row)
         return render_error("stored_key_unreadable", f"The stored key for {exc.row} could not be decrypted: "
                             "the master key does not match or the stored value was altered. Enter the key "
                             "again to replace it.", 500)
