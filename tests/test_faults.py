@@ -67,6 +67,26 @@ def all_readable(app):
         return kids
 
 
+def rotation_in_progress(url):
+    """True while another process holds the write transaction a rotation runs in."""
+    if url.startswith("sqlite:///"):
+        import sqlite3
+        probe = sqlite3.connect(url[len("sqlite:///"):], timeout=0)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.rollback()
+            return False
+        except sqlite3.OperationalError:  # locked: the rotation is writing
+            return True
+        finally:
+            probe.close()
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
+                            "AND query ILIKE 'UPDATE%'").fetchone()[0] > 0
+
+
 def test_rotation_killed_half_way_then_run_again(app, app_config, master_key, tmp_path):
     make_user(app, "ada@example.com")
     seed_model_keys(app, 20_000)
@@ -75,7 +95,11 @@ def test_rotation_killed_half_way_then_run_again(app, app_config, master_key, tm
            "SECRET_KEY": "x", "VAULT_INSTANCE_PATH": str(tmp_path / "instance")}
     command = [sys.executable, "-m", "flask", "--app", "app", "rotate-master-key"]
     rotation = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(2.5)  # start-up is ~1 s; the rotation itself takes far longer than the rest
+    deadline = time.monotonic() + 60
+    while not rotation_in_progress(app_config["DATABASE_URL"]) and rotation.poll() is None:
+        assert time.monotonic() < deadline, "the rotation never started writing"
+        time.sleep(0.005)
+    time.sleep(0.05)  # well inside the transaction: 20,000 values take far longer
     rotation.send_signal(signal.SIGKILL)
     out, _ = rotation.communicate()
     assert rotation.returncode == -signal.SIGKILL and b"Re-encrypted" not in out, \
