@@ -12,6 +12,12 @@ def app_config(app_config, fake_provider):
             f"openai={fake_provider.openai_base},anthropic={fake_provider.anthropic_base}"}
 
 
+def settle(page):
+    """htmx binds the swapped-in form's own triggers when the swap settles (20 ms): a person never
+    changes a field that fast, a test does."""
+    page.wait_for_timeout(150)
+
+
 def add_secret(page, key="sk-provider-secret-9f2c"):
     # through the JSON API with the page's own session and CSRF token, as the page's scripts would
     status = page.evaluate("""async (key) => {
@@ -26,9 +32,11 @@ def test_model_lifecycle_without_reloading(page, fake_provider):
     register(page)
     add_secret(page)
     page.get_by_role("link", name="Models").click()
+    page.wait_for_load_state()
     page.evaluate("window.__marker = 7")
 
     page.get_by_label("Provider").select_option("openai")
+    expect(page.locator("#provider-secret-note")).to_contain_text("OpenAI")
     page.get_by_label("Model ID").select_option("gpt-4o-mini")
     page.get_by_label("Name").fill("mini")
     assert "sk-…9f2c" in page.locator("#provider-secret-note").inner_text()
@@ -60,7 +68,10 @@ def test_manual_mode_and_unsaved_test_connection(page, fake_provider):
     page.goto("/models")
     page.get_by_role("button", name="Manual").click()
     page.get_by_label("Base URL").wait_for()
+    settle(page)
     page.get_by_label("Provider").select_option("custom")
+    # the form re-renders for the new provider: type only into the new one
+    expect(page.locator("#provider-secret-note")).to_contain_text("Custom")
     page.get_by_label("Base URL").fill(fake_provider.openai_base)
     page.get_by_label("Model ID").fill("echo")
     page.get_by_label("API key").fill("sk-typed-key-abcd")
@@ -81,6 +92,7 @@ def test_playground_streams_an_answer(page, fake_provider):
     page.goto("/models")
     page.get_by_role("button", name="Manual").click()
     page.get_by_label("Base URL").wait_for()
+    settle(page)
     page.get_by_label("Model ID").fill("drip")
     page.get_by_label("Name").fill("dripper")
     page.get_by_role("button", name="Save").click()
