@@ -1,6 +1,7 @@
 """POST /api/chat against the fake provider: answers, streams, tools, every upstream error,
 the key chosen by the resolver, isolation, and the usage ledger."""
 import json
+import time
 
 import pytest
 import requests
@@ -194,7 +195,6 @@ def test_first_chunk_arrives_while_the_provider_is_still_sending(gateway, fake_p
             arrivals = []
             with requests.post(f"{base}/api/chat", headers=headers, stream=True, json={
                     "model_id": model, "stream": True, "messages": [{"role": "user", "content": "a b c d e f"}]}) as r:
-                import time
                 for line in r.iter_lines(chunk_size=1):
                     if line.startswith(b"data: "):
                         arrivals.append((time.monotonic(), json.loads(line[6:])["type"]))
@@ -215,7 +215,6 @@ def test_client_leaving_mid_stream_closes_the_upstream(gateway, fake_provider):
         r = requests.post(f"{base}/api/chat", headers=headers, stream=True, json={
             "model_id": "long", "stream": True, "messages": [{"role": "user", "content": "go"}]})
         next(r.iter_lines(chunk_size=1))
-        import time
         left = time.monotonic()
         r.close()
         assert fake_provider.client_gone.wait(3), "the provider never saw us leave"

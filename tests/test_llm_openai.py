@@ -3,7 +3,6 @@ streamed deltas, tool calls assembled by index, usage, and the SSE parser on awk
 import dataclasses
 import json
 
-import pytest
 
 from vault import llm
 from vault.llm import sse

@@ -24,14 +24,6 @@ def required_str(body, name, max_len, strip=True):
     return checked_str(name, value, max_len)
 
 
-def optional_str(body, name, max_len):
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(f"'{name}' must be a string.")
-    return checked_str(name, value.strip(), max_len) or None
-
 
 def checked_str(name, value, max_len):
     if len(value) > max_len:
@@ -47,11 +39,4 @@ def optional_int(body, name, low, high):
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise BadRequest(f"'{name}' must be a whole number from {low} to {high}.")
-    return value
-
-
-def optional_bool(body, name):
-    value = body.get(name)
-    if value is not None and not isinstance(value, bool):
-        raise BadRequest(f"'{name}' must be true or false.")
     return value

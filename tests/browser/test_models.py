@@ -18,6 +18,13 @@ def settle(page):
     page.wait_for_timeout(150)
 
 
+def open_manual_form(page):
+    page.goto("/models")
+    page.get_by_role("button", name="Manual").click()
+    page.get_by_label("Base URL").wait_for()
+    settle(page)
+
+
 def add_secret(page, key="sk-provider-secret-9f2c"):
     # through the JSON API with the page's own session and CSRF token, as the page's scripts would
     status = page.evaluate("""async (key) => {
@@ -65,10 +72,7 @@ def test_model_lifecycle_without_reloading(page, fake_provider):
 
 def test_manual_mode_and_unsaved_test_connection(page, fake_provider):
     register(page)
-    page.goto("/models")
-    page.get_by_role("button", name="Manual").click()
-    page.get_by_label("Base URL").wait_for()
-    settle(page)
+    open_manual_form(page)
     page.get_by_label("Provider").select_option("custom")
     # the form re-renders for the new provider: type only into the new one
     expect(page.locator("#provider-secret-note")).to_contain_text("Custom")
@@ -89,10 +93,7 @@ def test_playground_streams_an_answer(page, fake_provider):
     fake_provider.drip_interval, fake_provider.drip_count = 0.2, 5
     register(page)
     add_secret(page)
-    page.goto("/models")
-    page.get_by_role("button", name="Manual").click()
-    page.get_by_label("Base URL").wait_for()
-    settle(page)
+    open_manual_form(page)
     page.get_by_label("Model ID").fill("drip")
     page.get_by_label("Name").fill("dripper")
     page.get_by_role("button", name="Save").click()

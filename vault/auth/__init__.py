@@ -7,7 +7,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import LoginManager
 
 from ..db import Session, User, utcnow
-from ..errors import Unauthorized, render_error
+from ..errors import Unauthorized, VaultError, render_error
 from ..tokens import service as tokens
 
 login_manager = LoginManager()
@@ -90,6 +90,12 @@ def unauthorized():
 
 def via_token():
     return g.get("api_token") is not None
+
+
+def refuse_tokens(what):
+    """For areas a token must never reach: a token cannot mint tokens or delete its account."""
+    if via_token():
+        raise VaultError(f"{what} managed from a signed-in browser session.", "session_required", 403)
 
 
 def init_app(app):

@@ -10,9 +10,9 @@ from .. import audit
 from ..chat import usage
 from ..db import (ApiToken, AuditEvent, LLMModel, ProviderSecret, Session, UsageRecord, User,
                   database, utcnow, write_txn)
-from ..errors import NotFound, Unauthorized, VaultError
+from ..errors import NotFound, Unauthorized
 from ..htmx import fragment, is_htmx, page_or_fragment
-from . import SESSION_IDLE_LIMIT, passwords, via_token
+from . import SESSION_IDLE_LIMIT, passwords, refuse_tokens
 from .account_forms import DeleteAccountForm, PasswordForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -121,9 +121,7 @@ def device(user_agent):
 @bp.before_request
 @login_required
 def session_only():
-    if via_token():
-        raise VaultError("The account is managed from a signed-in browser session.",
-                         "session_required", 403)
+    refuse_tokens("The account is")
 
 
 @bp.context_processor

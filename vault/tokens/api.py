@@ -2,8 +2,7 @@
 from flask import Blueprint, jsonify
 from flask_login import current_user, login_required
 
-from ..auth import via_token
-from ..errors import VaultError
+from ..auth import refuse_tokens
 from ..validate import json_body, optional_int, required_str
 from . import service
 
@@ -13,9 +12,7 @@ bp = Blueprint("tokens_api", __name__, url_prefix="/api/tokens")
 @bp.before_request
 @login_required
 def session_only():
-    if via_token():
-        raise VaultError("API tokens are managed from a signed-in browser session.",
-                         "session_required", 403)
+    refuse_tokens("API tokens are")
 
 
 @bp.get("")
