@@ -10,12 +10,9 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
-from . import crypto, db, errors, filters, providers, settings
+from . import crypto, db, errors, filters, headers, providers, settings
 
 csrf = CSRFProtect()
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
-       "frame-ancestors 'none'")
 
 
 class StartupError(RuntimeError):
@@ -47,6 +44,8 @@ def create_app(config=None):
     app.add_url_rule("/", "home", lambda: redirect(url_for("secrets.index")))
     from .cli import register as register_cli
     register_cli(app)
+    from .chat.lane import ChatLane
+    app.wsgi_app = ChatLane(app)
     return app
 
 
@@ -110,11 +109,4 @@ def _bearer_or_csrf():
 
 
 def _security_headers(response):
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    if request.endpoint != "static":  # pages and answers may show account data: never cache
-        headers["Cache-Control"] = "no-store"
-    return response
+    return headers.secure(response, cacheable=request.endpoint == "static")

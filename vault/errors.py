@@ -58,16 +58,44 @@ def wants_json():
 
 def render_error(code, message, status):
     if wants_json():
-        body = {"error": {"code": code, "message": message}}
-        if request.path.startswith("/v1/"):  # OpenAI's clients read type and param too
-            body["error"].update(type=_openai_type(status), param=None)
-        return jsonify(body), status
+        return json_error(code, message, status, request.path)
     if request.headers.get("HX-Request") == "true":
         return render_template("_error_fragment.html", message=message, status=status), status
     try:
         return render_template("error.html", message=message, status=status), status
     except Exception:  # the layout needs the user and the database; this page must not
         return f"<!doctype html><title>{status}</title><p>{escape(message)}</p>", status
+
+
+def json_error(code, message, status, path):
+    body = {"error": {"code": code, "message": message}}
+    if path.startswith("/v1/"):  # OpenAI's clients read type and param too
+        body["error"].update(type=_openai_type(status), param=None)
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def describe(exc, where):
+    """(code, message, status) for any exception but Werkzeug's HTTP ones, logging what an
+    operator must see. `where` ("POST /path") is only logged."""
+    if isinstance(exc, VaultError):
+        return exc.code, exc.message, exc.status
+    if isinstance(exc, DecryptError):
+        log.error("stored key for %s is unreadable (wrong master key or altered row)", exc.row)
+        return ("stored_key_unreadable", f"The stored key for {exc.row} could not be decrypted: the master "
+                "key does not match or the stored value was altered. Enter the key again to replace it.", 500)
+    if isinstance(exc, UnicodeError):  # e.g. a lone surrogate ("\ud800") in JSON: valid JSON, not storable text
+        return "invalid_text", "The request contains text that is not valid Unicode.", 400
+    if isinstance(exc, pw.DataError):  # PostgreSQL refuses NUL bytes in text and out-of-range numbers
+        return ("invalid_text", "The request contains a value that cannot be stored (a NUL byte, or a "
+                "number out of range).", 400)
+    if isinstance(exc, (pw.OperationalError, pw.InterfaceError, MaxConnectionsExceeded)):
+        log.error("database unavailable: %s", type(exc).__name__)
+        return "database_unavailable", "The database is unavailable; try again shortly.", 503
+    # Frames only: an exception's message may quote data we must not log.
+    log.error("unhandled %s on %s\n%s", type(exc).__name__, where, "".join(traceback.format_tb(exc.__traceback__)))
+    return "internal_error", "Something went wrong on our side.", 500
 
 
 def _openai_type(status):
@@ -85,10 +113,6 @@ def _http_message(exc):
 
 
 def init_app(app):
-    @app.errorhandler(VaultError)
-    def vault_error(exc):
-        return render_error(exc.code, exc.message, exc.status)
-
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
         return render_error("csrf_failed", "The CSRF token is missing or stale; reload the page.", 403)
@@ -102,32 +126,10 @@ def init_app(app):
                 response.headers[name] = value
         return response
 
-    @app.errorhandler(DecryptError)
-    def unreadable_key(exc):
-        log.error("stored key for %s is unreadable (wrong master key or altered row)", exc.row)
-        return render_error("stored_key_unreadable", f"The stored key for {exc.row} could not be decrypted: "
-                            "the master key does not match or the stored value was altered. Enter the key "
-                            "again to replace it.", 500)
+    # Everything else, ours included; Flask picks the handler of the closest class, so the two
+    # above still answer their own.
+    app.register_error_handler(Exception, _render_described)
 
-    @app.errorhandler(UnicodeError)
-    def not_unicode(exc):  # e.g. a lone surrogate ("\ud800") in JSON: valid JSON, not storable text
-        return render_error("invalid_text", "The request contains text that is not valid Unicode.", 400)
 
-    @app.errorhandler(pw.DataError)
-    def not_storable(exc):  # PostgreSQL refuses NUL bytes in text and out-of-range numbers
-        return render_error("invalid_text", "The request contains a value that cannot be stored "
-                            "(a NUL byte, or a number out of range).", 400)
-
-    @app.errorhandler(pw.OperationalError)
-    @app.errorhandler(pw.InterfaceError)
-    @app.errorhandler(MaxConnectionsExceeded)
-    def database_down(exc):
-        log.error("database unavailable: %s", type(exc).__name__)
-        return render_error("database_unavailable", "The database is unavailable; try again shortly.", 503)
-
-    @app.errorhandler(Exception)
-    def unexpected(exc):
-        # Frames only: an exception's message may quote data we must not log.
-        log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, request.path,
-                  "".join(traceback.format_tb(exc.__traceback__)))
-        return render_error("internal_error", "Something went wrong on our side.", 500)
+def _render_described(exc):
+    return render_error(*describe(exc, f"{request.method} {request.path}"))

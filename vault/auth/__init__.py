@@ -17,7 +17,12 @@ TOUCH_EVERY = dt.timedelta(minutes=5)
 
 
 def bearer_token(req=None):
-    scheme, _, token = (req or request).headers.get("Authorization", "").partition(" ")
+    return bearer_of((req or request).headers.get("Authorization", ""))
+
+
+def bearer_of(authorization):
+    """The token of an Authorization header value, None when it is not a Bearer one."""
+    scheme, _, token = authorization.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
 
 

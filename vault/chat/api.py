@@ -11,8 +11,12 @@ bp = Blueprint("chat_api", __name__, url_prefix="/api")
 
 @bp.post("/chat")
 @login_required
-def chat():
-    raw = request.get_json(silent=True)
+def chat():  # the playground's (session) and odd requests; a valid token's go through the lane
+    return answer(request.get_json(silent=True))
+
+
+def answer(raw):
+    """The response to a decoded request body, for the token in `g` or the session's user."""
     body = chat_body(raw, {"model_id", "stream"})
     model_ref, stream = raw.get("model_id"), raw.get("stream", False)
     if not isinstance(model_ref, str) or not model_ref:

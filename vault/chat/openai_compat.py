@@ -35,8 +35,12 @@ def list_models():
 
 
 @bp.post("/chat/completions")
-def completions():
-    raw = request.get_json(silent=True)
+def completions():  # a request with a valid token is answered by the lane; this is the rest
+    return answer(request.get_json(silent=True))
+
+
+def answer(raw):
+    """The response to a decoded request body, for the token in `g` (the lane's and the view's)."""
     body = chat_body(raw, OWN_FIELDS, lenient=True)
     if not isinstance(raw.get("model"), str) or not raw["model"]:
         raise BadRequest("'model' must be the name (or id) of one of your models.")
