@@ -129,3 +129,19 @@ def test_an_unreadable_stored_key_is_a_500_naming_the_row_not_the_key(gateway, a
     assert response.status_code == 500 and response.json["error"]["code"] == "stored_key_unreadable"
     assert "openai provider secret" in response.json["error"]["message"]
     assert SECRET not in response.get_data(as_text=True) and "sk-ant" not in response.get_data(as_text=True)
+
+
+def test_a_revoked_or_expired_token_is_refused_on_the_lane_too(gateway, ada, flask_saw):
+    import datetime as dt
+    from vault.db import ApiToken, utcnow
+    add_model(ada, "gpt", "echo")
+    client, body = gateway.test_client(), {"model": "gpt", "messages": MESSAGES}
+    for change in ({"revoked_at": utcnow()}, {"expires_at": utcnow() - dt.timedelta(seconds=1)}):
+        token = token_for(gateway, "ada@example.com", name=str(change))
+        assert client.post("/v1/chat/completions", json=body, headers=bearer(token)).status_code == 200
+        with gateway.app_context(), database.connection_context():
+            ApiToken.update(**change).where(ApiToken.name == str(change)).execute()
+        flask_saw.clear()
+        refused = client.post("/v1/chat/completions", json=body, headers=bearer(token))
+        assert refused.status_code == 401 and refused.json["error"]["type"] == "authentication_error"
+        assert flask_saw == ["/v1/chat/completions"]

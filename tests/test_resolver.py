@@ -93,7 +93,7 @@ def test_shared_model_uses_the_requesting_users_secret(ctx):
     secret(bob, key="sk-bob-secret-bbbb")
     shared = model(None, "team")
     assert resolver.resolve(ada, shared.id).key.reveal() == "sk-ada-secret-aaaa"
-    assert resolver.resolve(bob, "team", by="name").key.reveal() == "sk-bob-secret-bbbb"
+    assert resolver.resolve_by_name_or_id(bob, "team").key.reveal() == "sk-bob-secret-bbbb"
 
 
 def test_by_name_prefers_the_users_own_model(ctx):
@@ -141,3 +141,29 @@ def test_unsaved_form_values_use_the_typed_key_else_the_secret(ctx):
     secret(ada)
     assert resolver.resolve_unsaved(ada, "openai", "http://x/v1", "bearer").key_source == "provider_secret"
     assert resolver.resolve_unsaved(ada, "ollama", "http://x/v1", "none").key_source == "none"
+
+
+def test_the_lanes_token_statement_finds_what_the_resolver_finds(ctx):
+    from vault.tokens import service as tokens
+    ada, bob = user(), user("bob@example.com")
+    secret(ada)
+    shared = model(None, "gpt", provider="ollama", auth_type="none")
+    mine, other = model(ada, "gpt"), model(ada, "other")
+    named_like_an_id = model(ada, other.id)  # a name wins over an id
+    bobs = model(bob, "bobs")
+    _, token = tokens.issue(ada, "lane")
+    expected = {"gpt": mine.id, mine.id: mine.id, shared.id: shared.id, other.id: named_like_an_id.id,
+                "other": other.id, "nope": None, bobs.id: None, "bobs": None}
+    for ref, model_id in expected.items():
+        token_columns, row = resolver.token_and_model(tokens.digest(token), ref)
+        assert token_columns[4] == ada.id
+        assert (row[0] if row else None) == model_id, ref
+        assert (row[0] if row else None) == getattr(_by_ref(ada, ref), "model_id", None)
+    assert resolver.token_and_model(tokens.digest("psv_unknown"), "gpt") is None
+
+
+def _by_ref(owner, ref):
+    try:
+        return resolver.resolve_by_name_or_id(owner, ref)
+    except NotFound:
+        return None

@@ -45,11 +45,23 @@ class Target:
 
 _COLUMNS = ("m.id, m.name, m.provider, m.model_id, m.base_url, m.auth_type, m.api_key_encrypted, "
             "s.id, s.api_key_encrypted, s.expires_at, s.last_used_at")
-_FROM = ("FROM llm_model m LEFT JOIN provider_secret s ON s.user_id = {p} AND s.provider = m.provider "
-         "WHERE (m.user_id = {p} OR m.user_id IS NULL) AND m.{by} = {p} "
-         "ORDER BY m.user_id IS NULL LIMIT 1")  # the user's own model wins over a shared namesake
-_TOUCH = ("UPDATE provider_secret SET last_used_at = {p} WHERE id = {p} "
-          "AND (last_used_at IS NULL OR last_used_at < {p})")
+_SECRET = "LEFT JOIN provider_secret s ON s.user_id = {user} AND s.provider = m.provider"
+_OWN = "(m.user_id = {user} OR m.user_id IS NULL)"
+# A name wins over an id, and the user's own model over a shared namesake.
+_REF = "(m.name = {p} OR m.id = {p})"
+_ORDER = "ORDER BY m.name = {p} DESC, m.user_id IS NULL LIMIT 1"
+_STATEMENTS = {
+    "by_id": f"SELECT {_COLUMNS} FROM llm_model m {_SECRET} WHERE {_OWN} AND m.id = {{p}} "
+             "ORDER BY m.user_id IS NULL LIMIT 1",
+    "by_ref": f"SELECT {_COLUMNS} FROM llm_model m {_SECRET} WHERE {_OWN} AND {_REF} {_ORDER}",
+    # The chat lane's: the API token (tokens.admit's columns) and the model, one round trip.
+    "with_token": f"SELECT t.id, t.prefix, t.expires_at, t.last_used_at, u.id, u.email, {_COLUMNS} "
+                  f'FROM api_token t JOIN "user" u ON u.id = t.user_id '
+                  f"LEFT JOIN llm_model m ON {_OWN} AND {_REF} {_SECRET} "
+                  f"WHERE t.token_hash = {{p}} AND t.revoked_at IS NULL {_ORDER}",
+    "touch": "UPDATE provider_secret SET last_used_at = {p} WHERE id = {p} "
+             "AND (last_used_at IS NULL OR last_used_at < {p})",
+}
 _sql = {}
 
 
@@ -57,17 +69,34 @@ def _statement(name):
     """The SQL for this database's parameter style, built once."""
     key = (name, database.param)
     if key not in _sql:
-        p = database.param
-        _sql[key] = {"by_id": f"SELECT {_COLUMNS} {_FROM.format(p=p, by='id')}",
-                     "by_name": f"SELECT {_COLUMNS} {_FROM.format(p=p, by='name')}",
-                     "touch": _TOUCH.format(p=p)}[name]
+        _sql[key] = _STATEMENTS[name].format(p=database.param, user="u.id" if name == "with_token"
+                                             else database.param)
     return _sql[key]
 
 
-def resolve(user, model_ref, by="id"):
-    """The Target for one of the user's models (own or shared), by id or by name."""
+def resolve(user, model_id):
+    """The Target for one of the user's models (own or shared), by id."""
     uid = user.id
-    row = database.execute_sql(_statement(f"by_{by}"), (uid, uid, model_ref)).fetchone()
+    return target_from(uid, database.execute_sql(_statement("by_id"), (uid, uid, model_id)).fetchone())
+
+
+def resolve_by_name_or_id(user, ref):
+    """For the chat endpoints' model field: a model name, or its id."""
+    uid = user.id
+    row = database.execute_sql(_statement("by_ref"), (uid, uid, ref, ref, ref)).fetchone()
+    return target_from(uid, row)
+
+
+def token_and_model(token_hash, ref):
+    """(the token's columns, the model row for `ref` or None), or None for no such live token."""
+    row = database.execute_sql(_statement("with_token"), (ref, ref, token_hash, ref)).fetchone()
+    if row is None:
+        return None
+    return row[:6], (row[6:] if row[6] is not None else None)
+
+
+def target_from(uid, row):
+    """The Target for a row of _COLUMNS (None: no such model), or the error that says why not."""
     if row is None:
         raise NotFound("No such model.")
     model_id, name, provider, upstream, base_url, auth_type, own_blob, sid, blob, expires, used = row
@@ -84,14 +113,6 @@ def resolve(user, model_ref, by="id"):
     if auth_type == "none":
         return Target(key=None, key_source="none", **common)
     raise _no_key(provider, expired)
-
-
-def resolve_by_name_or_id(user, ref):
-    """For the OpenAI-compatible `model` field: a model name, or its UUID."""
-    try:
-        return resolve(user, ref, by="name")
-    except NotFound:
-        return resolve(user, ref, by="id")
 
 
 def resolve_unsaved(user, provider, base_url, auth_type, api_key=None, upstream_model=None):

@@ -23,9 +23,16 @@ def owner():
 
 def resolve(ref):
     """The model by name or id; raises NotFound / MissingApiKey before any upstream call."""
-    if len(ref) > 200 or not ref.isprintable():
+    if not plausible(ref):
         raise NotFound("No such model.")
+    fetched = g.pop("model_row", None)  # (ref, row): the lane read it with the token
+    if fetched is not None and fetched[0] == ref:
+        return resolver.target_from(owner().id, fetched[1])
     return resolver.resolve_by_name_or_id(owner(), ref)
+
+
+def plausible(ref):
+    return isinstance(ref, str) and len(ref) <= 200 and ref.isprintable()
 
 
 def complete(target, body):

@@ -53,8 +53,12 @@ _TOUCH = "UPDATE api_token SET last_used_at = {p} WHERE id = {p}"
 
 def authenticate(token):
     """The token's row (with its user), or None when it is unknown, revoked or expired."""
-    p = database.param
-    found = database.execute_sql(_LOOKUP.format(p=p), (digest(token),)).fetchone()
+    return admit(database.execute_sql(_LOOKUP.format(p=database.param), (digest(token),)).fetchone())
+
+
+def admit(found):
+    """The row for a live token's looked-up (id, prefix, expires_at, last_used_at, user id,
+    email), else None; last_used_at is written at most once a minute."""
     if found is None:
         return None
     token_id, prefix, expires, used, user_id, email = found
@@ -62,7 +66,7 @@ def authenticate(token):
     if expires is not None and as_datetime(expires) <= now:
         return None
     if used is None or now - as_datetime(used) >= TOUCH_EVERY:
-        database.execute_sql(_TOUCH.format(p=p), (now, token_id))
+        database.execute_sql(_TOUCH.format(p=database.param), (now, token_id))
     return ApiToken(id=token_id, prefix=prefix, user=User(id=user_id, email=email))
 
 
