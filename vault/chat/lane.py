@@ -8,6 +8,7 @@ Anything else goes on to Flask untouched, which answers with its usual precise e
 route and method, browser sessions, a missing or unknown token, and a body that is not a JSON
 object, not sized or too large (its bytes are put back for Flask to read)."""
 import io
+from http import HTTPStatus
 import json
 import time
 
@@ -18,6 +19,7 @@ from ..auth import bearer_of
 from ..tokens import service as tokens
 from . import api, openai_compat, relay
 
+ANSWER_HEADERS = [*headers.SECURITY, headers.NO_STORE]
 ANSWERS = {"/v1/chat/completions": (openai_compat.answer, "model"), "/api/chat": (api.answer, "model_id")}
 
 
@@ -34,6 +36,12 @@ class ChatLane:
             response = self.respond(*endpoint, path, environ, started)
         if response is None:
             return self.flask(environ, start_response)
+        if isinstance(response, tuple):  # relay.json_answer's (body, status, headers)
+            body, status, answer_headers = response
+            start_response(f"{status} {HTTPStatus(status).phrase}",
+                           [*answer_headers, ("Content-Length", str(len(body))), *ANSWER_HEADERS])
+            return [body]
+        headers.secure(response)
         # What Response.__call__ would send for a POST, without its header fix-ups (~15 µs):
         # our answers are complete (Content-Length set, or a stream of bytes)
         start_response(response.status, response.headers.to_wsgi_list())
@@ -54,7 +62,7 @@ class ChatLane:
                 response = answer(raw)
             except Exception as exc:  # noqa: BLE001 - rendered as every route renders it
                 response = errors.json_error(*errors.describe(exc, f"POST {path}"), path)
-        return headers.secure(response)
+        return response
 
     @staticmethod
     def authenticate(token, ref):
