@@ -42,6 +42,25 @@ def test_database_going_away_is_a_clear_503_then_recovers(app, app_config):
     assert page.status_code == 200
 
 
+@pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL's pool: runs in the PostgreSQL pass "
+                                         "(set TEST_DATABASE_URL)")
+def test_the_pool_pings_only_connections_idle_for_a_while(app, app_config):
+    """A connection checked in a moment ago is handed out without a round trip; an older one is
+    pinged. Seen from the server's side: its backend is killed while it sits in the pool."""
+    import psycopg
+    pool = database.obj
+    with app.app_context():
+        database.connect()
+        conn = database.connection()
+        pid = conn.info.backend_pid
+        database.close()
+    with psycopg.connect(app_config["DATABASE_URL"], autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    assert pool._is_closed(conn) is False  # not pinged: the kill goes unseen
+    time.sleep(pool.PING_AFTER + 0.1)
+    assert pool._is_closed(conn) is True   # pinged: found dead, and discarded
+
+
 def seed_model_keys(app, count):
     """Many own-key models (cheaply, in bulk) so that a rotation takes seconds."""
     with app.app_context(), database.connection_context():

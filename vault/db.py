@@ -1,11 +1,14 @@
 """The database: Peewee proxy, records of DESIGN §1, scoped query helpers, schema migrations,
 and one connection per request (pooled), closed in an idempotent teardown."""
 import datetime as dt
+import time
 import uuid
+import weakref
 
 import peewee as pw  # the prefix keeps Peewee's Model apart from LLMModel
 from playhouse import db_url
 from playhouse.migrate import SchemaMigrator
+from playhouse.pool import PooledPostgresqlDatabase
 
 from .errors import NotFound
 
@@ -198,6 +201,34 @@ def write_txn():
     return database.atomic()
 
 
+class PooledPostgres(PooledPostgresqlDatabase):
+    """Peewee's pool, without its round trip on every checkout. It pings each connection it
+    hands out (SELECT 1, ~120 µs: a fifth of what the gateway may add to a chat). As HikariCP
+    does, a connection checked in less than PING_AFTER seconds ago is handed out unpinged: it was
+    answering a moment ago. Should the server have dropped it since, its query fails (a 503), and
+    it is discarded when it comes back, so the next request gets a fresh one."""
+    PING_AFTER = 0.5
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._checked_in = weakref.WeakKeyDictionary()
+
+    def _can_reuse(self, conn):
+        reusable = super()._can_reuse(conn)
+        if reusable:
+            self._checked_in[conn] = time.monotonic()
+        return reusable
+
+    def _is_closed(self, conn):
+        checked_in = self._checked_in.get(conn)
+        if checked_in is not None and time.monotonic() - checked_in < self.PING_AFTER:
+            return conn.closed
+        return super()._is_closed(conn)
+
+
+db_url.register_database(PooledPostgres, "postgresql+vault")
+
+
 def connect_database(url, pool_size=16):
     """Pooled connections: one per request (or greenlet) at a time, at most `pool_size` per
     process; a request that finds the pool empty waits up to 10 s for one."""
@@ -209,7 +240,7 @@ def connect_database(url, pool_size=16):
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000,
                      "synchronous": "normal"})
     if scheme in ("postgres", "postgresql"):
-        return db_url.connect(f"postgresql+pool://{rest}", **pool)
+        return db_url.connect(f"postgresql+vault://{rest}", **pool)
     return db_url.connect(url)
 
 
