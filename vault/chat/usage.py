@@ -15,7 +15,8 @@ from ..db import UsageRecord, database, utcnow
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 1.0
 _pending = {}  # (user_id, model_id, key_source, provider, day) -> [requests, prompt, completion, errors]
-_lock = threading.Lock()
+_lock = threading.Lock()      # guards _pending; held for microseconds
+_flushing = threading.Lock()  # one flush at a time; held while writing
 _writer_pid = None
 
 
@@ -34,7 +35,14 @@ def record(user_id, target, usage=None, error=False):
 
 def flush():
     """Writes what has been counted. A database that is away keeps the counts for the next try;
-    a row that cannot be written (its user was deleted meanwhile) is dropped."""
+    a row that cannot be written (its user was deleted meanwhile) is dropped. One flush at a time:
+    a reader's flush waits for the writer's to commit, else it could read before the counts the
+    writer took are in."""
+    with _flushing:
+        _flush()
+
+
+def _flush():
     global _pending
     with _lock:
         batch, _pending = _pending, {}
