@@ -20,10 +20,3 @@ timeout = 60                # heartbeat only under gevent: long streams are not 
 graceful_timeout = 30
 accesslog = None            # request lines go to a proxy's log; ours never carry keys anyway
 
-
-def post_worker_init(worker):
-    """The app is loaded: move its ~100k long-lived objects out of the collector's sight, so a
-    full collection during a request walks only what requests made (gc.freeze's own use case)."""
-    import gc
-    gc.collect()
-    gc.freeze()
