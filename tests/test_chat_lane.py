@@ -4,6 +4,7 @@ import pytest
 
 from tests.helpers import make_user, sign_in, store_secret, token_for
 from vault import create_app
+from vault.chat.lane import ANSWERS
 from vault.db import ProviderSecret, database
 
 SECRET = "sk-lane-SENTINEL-2222"
@@ -145,3 +146,13 @@ def test_a_revoked_or_expired_token_is_refused_on_the_lane_too(gateway, ada, fla
         refused = client.post("/v1/chat/completions", json=body, headers=bearer(token))
         assert refused.status_code == 401 and refused.json["error"]["type"] == "authentication_error"
         assert flask_saw == ["/v1/chat/completions"]
+
+
+def test_a_body_that_cannot_be_read_is_left_to_flask(gateway, token):
+    class Broken:
+        def read(self, *args):
+            raise OSError("client went away")
+
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/chat", "CONTENT_TYPE": "application/json",
+               "CONTENT_LENGTH": "20", "HTTP_AUTHORIZATION": f"Bearer {token}", "wsgi.input": Broken()}
+    assert gateway.wsgi_app.respond(*ANSWERS["/api/chat"], "/api/chat", environ, 0.0) is None

@@ -83,7 +83,10 @@ class ChatLane:
         length = environ.get("CONTENT_LENGTH", "")
         if not length.isdecimal() or not 0 < int(length) <= self.app.config["MAX_CONTENT_LENGTH"]:
             return None
-        data = environ["wsgi.input"].read(int(length))
+        try:
+            data = environ["wsgi.input"].read(int(length))
+        except Exception:  # noqa: BLE001 - a client gone mid-body: Flask's reader words it
+            return None
         environ["wsgi.input"] = io.BytesIO(data)
         try:
             return json.loads(data)
