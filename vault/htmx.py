@@ -18,3 +18,9 @@ def fragment(template, status=200, trigger=None, **ctx):
     if trigger:
         response.headers["HX-Trigger"] = trigger
     return response
+
+
+def removed(trigger):
+    """The answer to a row's delete: empty, so htmx swaps the row out (200: a 204 is not
+    swapped), and an event that refreshes whatever counts the rows."""
+    return "", 200, {"HX-Trigger": trigger}

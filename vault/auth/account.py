@@ -11,7 +11,7 @@ from ..chat import usage
 from ..db import (ApiToken, AuditEvent, LLMModel, ProviderSecret, Session, UsageRecord, User,
                   database, utcnow, write_txn)
 from ..errors import NotFound, Unauthorized
-from ..htmx import fragment, is_htmx, page_or_fragment
+from ..htmx import fragment, is_htmx, page_or_fragment, removed
 from . import SESSION_IDLE_LIMIT, passwords, refuse_tokens
 from .account_forms import DeleteAccountForm, PasswordForm
 
@@ -158,7 +158,7 @@ def end_session(handle_):
         return _leave("auth.login", "You are signed out.")
     if not is_htmx():
         return redirect(url_for("account.index"))
-    return "", 200, {"HX-Trigger": "sessions-changed"}  # 200, not 204: htmx removes the row
+    return removed("sessions-changed")
 
 
 @bp.post("/sessions/end-others")

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from ..chat import usage
 from ..errors import VaultError
-from ..htmx import fragment, page_or_fragment
+from ..htmx import fragment, page_or_fragment, removed
 from . import service
 from .forms import EditForm, ModelForm
 
@@ -75,7 +75,7 @@ def remove_key(model_uuid):
 @bp.post("/<model_uuid>/delete")
 def delete(model_uuid):
     service.delete(current_user, model_uuid)
-    return "", 200, {"HX-Trigger": "models-changed"}  # 200, not 204: htmx does not swap a 204
+    return removed("models-changed")
 
 
 @bp.post("/<model_uuid>/test")

@@ -3,7 +3,7 @@ fragments. All work goes through service.py, the same functions /api/secrets cal
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..htmx import fragment, is_htmx, page_or_fragment
+from ..htmx import fragment, is_htmx, page_or_fragment, removed
 from . import service
 from .forms import SecretForm
 
@@ -68,7 +68,7 @@ def update(provider):
 @bp.delete("/<provider>")
 def delete(provider):
     service.delete(current_user, provider)
-    return "", 200, {"HX-Trigger": "secrets-changed"}  # 200, not 204: htmx does not swap a 204
+    return removed("secrets-changed")
 
 
 @bp.post("/<provider>/check")
