@@ -156,3 +156,28 @@ def test_a_body_that_cannot_be_read_is_left_to_flask(gateway, token):
     environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/chat", "CONTENT_TYPE": "application/json",
                "CONTENT_LENGTH": "20", "HTTP_AUTHORIZATION": f"Bearer {token}", "wsgi.input": Broken()}
     assert gateway.wsgi_app.respond(*ANSWERS["/api/chat"], "/api/chat", environ, 0.0) is None
+
+
+@pytest.mark.parametrize("path, field, stream", [("/v1/chat/completions", "model", False),
+                                                  ("/v1/chat/completions", "model", True),
+                                                  ("/api/chat", "model_id", False)])
+def test_a_chat_holds_no_database_connection_while_the_provider_answers(
+        app_config, fake_provider, path, field, stream):
+    """With a pool of one connection, a second request is served while a slow chat is waiting."""
+    import threading
+    import time
+    app = create_app({**app_config, "VAULT_DB_POOL_SIZE": 1, "VAULT_UPSTREAM_TIMEOUT": 5.0,
+                      "VAULT_PROVIDER_BASE_URLS": f"openai={fake_provider.openai_base}"})
+    make_user(app, "ada@example.com")
+    store_secret(app, "ada@example.com", "openai", SECRET)
+    token = token_for(app, "ada@example.com")
+    add_model(sign_in(app.test_client(), "ada@example.com"), "slow", "slow")
+    fake_provider.slow_seconds = 2.0
+    slow = threading.Thread(target=lambda: app.test_client().post(
+        path, json={field: "slow", "messages": MESSAGES, "stream": stream}, headers=bearer(token), buffered=True))
+    slow.start()
+    while not fake_provider.calls:  # the chat has reached the provider, which now sleeps
+        time.sleep(0.01)
+    assert app.test_client().get("/api/models", headers=bearer(token)).status_code == 200
+    assert slow.is_alive(), "the second request waited for the chat's connection"
+    slow.join()

@@ -7,6 +7,7 @@ from flask import Response, g
 from flask_login import current_user
 
 from .. import llm, resolver
+from ..db import close_connection
 from ..errors import NotFound
 from ..llm import UpstreamError
 from . import usage
@@ -27,8 +28,13 @@ def resolve(ref):
         raise NotFound("No such model.")
     fetched = g.pop("model_row", None)  # (ref, row): the lane read it with the token
     if fetched is not None and fetched[0] == ref:
-        return resolver.target_from(owner().id, fetched[1])
-    return resolver.resolve_by_name_or_id(owner(), ref)
+        target = resolver.target_from(owner().id, fetched[1])
+    else:
+        target = resolver.resolve_by_name_or_id(owner(), ref)
+    # The rest of a chat needs no database (usage is counted in memory): the pooled connection
+    # goes back now, not after the provider's answer, or the pool would cap concurrent chats.
+    close_connection()
+    return target
 
 
 def plausible(ref):
