@@ -68,9 +68,7 @@ def _stream(target, body, name, include_usage):
         tally.book()
         raise
     chunks = _chunks(itertools.chain([first], upstream), upstream, name, include_usage, tally)
-    response = relay.sse_response(chunks, target)
-    response.headers["X-Vault-Overhead-Ms"] = f"{overhead:.2f}"
-    return response
+    return relay.sse_response(chunks, target, overhead)
 
 
 def _chunks(events, upstream, name, include_usage, tally):

@@ -59,8 +59,8 @@ def events(target, body):
     return llm.adapter_for(target).stream(target, body)
 
 
-def sse_response(chunks, target):
-    return Response(chunks, mimetype="text/event-stream", headers=headers(target, SSE_HEADERS))
+def sse_response(chunks, target, overhead=None):
+    return Response(chunks, mimetype="text/event-stream", headers=headers(target, SSE_HEADERS, overhead))
 
 
 def headers(target, extra=None, overhead=None):
