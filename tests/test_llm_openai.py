@@ -97,3 +97,15 @@ def test_sse_parser_handles_events_split_anywhere():
 
 def test_sse_parser_drops_an_unfinished_last_event():
     assert feed([b"data: complete\n\n", b"data: {half"]) == [("message", "complete")]
+
+
+def test_odd_usage_counts_read_as_zero_instead_of_failing_the_answer():
+    from vault.llm import anthropic_format
+    from vault.llm.openai import StreamState
+    state = StreamState(target=None)
+    list(state.feed({"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}))
+    list(state.feed({"choices": [], "usage": {"prompt_tokens": "n/a", "completion_tokens": "7"}}))
+    done = list(state.end())[-1]
+    assert done == {"type": "done", "finish_reason": "stop", "usage": {"prompt_tokens": 0, "completion_tokens": 7}}
+    assert anthropic_format.usage({"input_tokens": "many", "output_tokens": [1]}) == \
+        {"prompt_tokens": 0, "completion_tokens": 0}

@@ -10,7 +10,8 @@ import time
 
 import peewee as pw
 
-from ..db import UsageRecord, database, utcnow
+from ..db import LLMModel, UsageRecord, database, utcnow
+from ..llm.http import count
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 1.0
@@ -27,8 +28,8 @@ def record(user_id, target, usage=None, error=False):
     with _lock:
         counts = _pending.setdefault(key, [0, 0, 0, 0])
         counts[0] += 1
-        counts[1] += _tokens(usage.get("prompt_tokens"))
-        counts[2] += _tokens(usage.get("completion_tokens"))
+        counts[1] += count(usage.get("prompt_tokens"))
+        counts[2] += count(usage.get("completion_tokens"))
         counts[3] += int(error)
     _start_writer()
 
@@ -111,13 +112,8 @@ def _write_forever():
 atexit.register(flush)
 
 
-def _tokens(value):
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-
 def since(user, days):
     """Rows of the last `days` days, newest first, with each model's current name."""
-    from ..db import LLMModel
     flush()  # what this process counted so far is in the answer
     first = utcnow().date() - dt.timedelta(days=days - 1)
     query = (UsageRecord.select(UsageRecord, LLMModel.name.alias("model_name"))

@@ -4,6 +4,7 @@ reasons and usage."""
 import json
 
 from ..errors import BadRequest
+from . import http
 
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; OpenAI callers rarely send it
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
@@ -138,7 +139,7 @@ def usage(raw, into=None):
     if isinstance(raw, dict):
         prompt = [raw.get(k) for k in PROMPT_COUNTS]
         if any(v is not None for v in prompt):
-            into["prompt_tokens"] = sum(int(v or 0) for v in prompt)
+            into["prompt_tokens"] = sum(http.count(v) for v in prompt)
         if raw.get("output_tokens") is not None:
-            into["completion_tokens"] = int(raw["output_tokens"])
+            into["completion_tokens"] = http.count(raw["output_tokens"])
     return into

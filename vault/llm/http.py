@@ -216,6 +216,15 @@ def decode(target, data):
     return event
 
 
+def count(value):
+    """A token count from a provider's answer: a whole number, 0 when absent or unreadable
+    (a provider's odd usage field must not fail an answer that is otherwise fine)."""
+    try:
+        return max(int(value or 0), 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def chunks(target, response, timeout):
     """Bytes as they arrive (read1 returns what the socket has, chunked or close-delimited)."""
     try:

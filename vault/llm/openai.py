@@ -96,8 +96,8 @@ class StreamState:
 def usage(raw):
     """The provider's own counts, as {"prompt_tokens", "completion_tokens"} (0 when absent)."""
     raw = raw if isinstance(raw, dict) else {}
-    return {"prompt_tokens": int(raw.get("prompt_tokens") or 0),
-            "completion_tokens": int(raw.get("completion_tokens") or 0)}
+    return {"prompt_tokens": http.count(raw.get("prompt_tokens")),
+            "completion_tokens": http.count(raw.get("completion_tokens"))}
 
 
 def _tool_call(call):
