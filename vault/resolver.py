@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from . import crypto, providers
 from .db import ProviderSecret, as_datetime, database, utcnow
 from .errors import NotFound, VaultError
+from .tokens import service as tokens
 
 TOUCH_EVERY = dt.timedelta(minutes=1)
 
@@ -55,7 +56,7 @@ _STATEMENTS = {
              "ORDER BY m.user_id IS NULL LIMIT 1",
     "by_ref": f"SELECT {_COLUMNS} FROM llm_model m {_SECRET} WHERE {_OWN} AND {_REF} {_ORDER}",
     # The chat lane's: the API token (tokens.admit's columns) and the model, one round trip.
-    "with_token": f"SELECT t.id, t.prefix, t.expires_at, t.last_used_at, u.id, u.email, {_COLUMNS} "
+    "with_token": f"SELECT {tokens.COLUMNS}, {_COLUMNS} "
                   f'FROM api_token t JOIN "user" u ON u.id = t.user_id '
                   f"LEFT JOIN llm_model m ON {_OWN} AND {_REF} {_SECRET} "
                   f"WHERE t.token_hash = {{p}} AND t.revoked_at IS NULL {_ORDER}",
@@ -92,7 +93,8 @@ def token_and_model(token_hash, ref):
     row = database.execute_sql(_statement("with_token"), (ref, ref, token_hash, ref)).fetchone()
     if row is None:
         return None
-    return row[:6], (row[6:] if row[6] is not None else None)
+    n = len(tokens.COLUMNS.split(","))
+    return row[:n], (row[n:] if row[n] is not None else None)
 
 
 def target_from(uid, row):

@@ -46,7 +46,9 @@ def listed(user):
 
 
 # Runs on every Bearer request: one statement written once, not rebuilt by the ORM each time.
-_LOOKUP = ("SELECT t.id, t.prefix, t.expires_at, t.last_used_at, u.id, u.email FROM api_token t "
+# What admit() reads, in its order; the chat lane's statement (resolver.py) selects it too.
+COLUMNS = "t.id, t.prefix, t.expires_at, t.last_used_at, u.id, u.email"
+_LOOKUP = (f"SELECT {COLUMNS} FROM api_token t "
            'JOIN "user" u ON u.id = t.user_id WHERE t.token_hash = {p} AND t.revoked_at IS NULL')
 _TOUCH = "UPDATE api_token SET last_used_at = {p} WHERE id = {p}"
 
