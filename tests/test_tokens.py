@@ -94,3 +94,14 @@ def test_bearer_request_neither_reads_nor_sets_the_session_cookie(app, ada):
     answer = ada.get("/secrets", headers=bearer(token))  # ada's cookie rides along, unused
     assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
     assert "csrf-token" in answer.get_data(as_text=True)  # pages still render for a token
+
+
+def test_a_token_cannot_use_the_tokens_page_either(app, ada):
+    created = ada.post("/api/tokens", json={"name": "ci"}).json
+    other = ada.post("/api/tokens", json={"name": "other"}).json
+    bearer_only = app.test_client()
+    listing = bearer_only.get("/tokens", headers=bearer(created["token"]))
+    assert listing.status_code == 403 and other["prefix"] not in listing.get_data(as_text=True)
+    revoke = bearer_only.post(f"/tokens/{other['id']}/revoke", headers={**bearer(created["token"]), "HX-Request": "true"})
+    assert revoke.status_code == 403
+    assert all(t["revoked_at"] is None for t in ada.get("/api/tokens").json["tokens"])

@@ -4,9 +4,11 @@ from flask_login import current_user, login_required
 
 from ..htmx import fragment, page_or_fragment
 from . import service
+from .api import session_only
 from .forms import TokenForm
 
 bp = Blueprint("tokens", __name__, url_prefix="/tokens")
+bp.before_request(session_only)  # as on its JSON twin: a token cannot list or revoke tokens
 
 
 @bp.get("")
