@@ -46,6 +46,8 @@ def test_expired_token_is_refused(app, ada, db):
     with db():
         ApiToken.update(expires_at=utcnow() - dt.timedelta(seconds=1)).execute()
     assert app.test_client().get("/secrets", headers=bearer(token)).status_code == 401
+    page = ada.get("/tokens").get_data(as_text=True)
+    assert "expired</span>" in page and "active</span>" not in page
 
 
 def test_token_api_rejects_bad_bodies(ada):

@@ -78,6 +78,10 @@ class ApiToken(BaseModel):
     revoked_at = pw.DateTimeField(null=True)
     expires_at = pw.DateTimeField(null=True)
 
+    @property
+    def expired(self):
+        return self.expires_at is not None and self.expires_at <= utcnow()
+
 
 class ProviderSecret(BaseModel):
     user = pw.ForeignKeyField(User, backref="secrets", on_delete="CASCADE")
