@@ -1,10 +1,16 @@
 """argon2id password hashes (argon2-cffi defaults), rehashed when the parameters change."""
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 hasher = PasswordHasher()
-# Verified against when the email is unknown, so both failures take the same time.
-_DUMMY = hasher.hash("not a real password")
+
+
+@functools.cache  # on first use, not at import: ~90 ms and 64 MiB in every process otherwise
+def _dummy():
+    """Verified against when the email is unknown, so both failures take the same time."""
+    return hasher.hash("not a real password")
 
 
 def hash_password(password):
@@ -13,7 +19,7 @@ def hash_password(password):
 
 def verify(password_hash, password):
     try:
-        return hasher.verify(password_hash or _DUMMY, password) and password_hash is not None
+        return hasher.verify(password_hash or _dummy(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
