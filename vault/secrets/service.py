@@ -214,18 +214,15 @@ def update(user, provider, api_key=None, expected_version=None, expires_at=UNSET
 
 
 def delete(user, provider):
-    """Returns the deleted secret and how many models lost their key with it."""
     secret = None
     if providers.get(provider):
         with write_txn():
             secret = _find(user, provider)
             if secret is not None:
-                losing = models_using(user).get(provider, 0)
                 ProviderSecret.delete().where(ProviderSecret.id == secret.id).execute()
                 audit.record(user, "secret.delete", subject(provider), version=secret.version)
     if secret is None:
         raise _denied(user, provider, "secret.delete")
-    return secret, losing
 
 
 def check(user, provider):
