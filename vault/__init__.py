@@ -1,5 +1,4 @@
 """Provider Secrets Vault: create_app() wires settings, database, keyring, auth and blueprints."""
-import functools
 import logging
 import os
 import time
@@ -34,11 +33,10 @@ def create_app(config=None):
         raise StartupError(str(exc)) from None
     errors.init_app(app)
     filters.init_app(app)
-    app.before_request(_start_clock)
     csrf.init_app(app)
-    app.before_request_funcs[None].pop()  # a no-op with WTF_CSRF_CHECK_DEFAULT off: ours decides
     _register_blueprints(app)
     _rate_limits(app)
+    app.before_request(_start_clock)
     app.before_request(_bearer_or_csrf)
     app.after_request(_security_headers)
     app.add_url_rule("/", "home", lambda: redirect(url_for("secrets.index")))
@@ -72,27 +70,13 @@ def _rate_limits(app):
     limiter = Limiter(get_remote_address, app=app, storage_uri=app.config["RATELIMIT_STORAGE_URI"],
                       strategy="moving-window")
     # Only these routes have limits, and their decorators check them; the extension's global
-    # hooks would cost every chat request ~30 µs for nothing. Its after-request hook is where
-    # deduct_when counts a failure, so it stays for the limited routes.
+    # before_request hook would cost ~80 µs on every request for nothing.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
-    for hooks in (app.after_request_funcs[None], app.teardown_request_funcs[None]):
-        hooks[:] = [_only_on(GUESSING, hook) if _belongs_to(hook, limiter) else hook for hook in hooks]
     failed = lambda response: response.status_code >= 400  # noqa: E731 - only failures count
     for endpoint, limit in GUESSING.items():
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(
             app.config[limit], methods=["POST"], deduct_when=failed)(view)
-
-
-def _belongs_to(hook, extension):
-    return getattr(hook, "__self__", None) is extension or getattr(hook, "args", ()) == (extension,)
-
-
-def _only_on(endpoints, hook):
-    @functools.wraps(hook)
-    def only_there(arg):
-        return hook(arg) if request.endpoint in endpoints else arg
-    return only_there
 
 
 def _start_clock():

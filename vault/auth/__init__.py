@@ -106,8 +106,5 @@ def refuse_tokens(what):
 def init_app(app):
     app.session_interface = CookieUnlessBearer()
     login_manager.init_app(app)
-    # Sign-in is a server-side Session row and no remember-me cookie is ever issued, so the
-    # extension's per-answer cookie check (run on every chat answer too) has nothing to do.
-    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
     from .views import bp
     app.register_blueprint(bp)
