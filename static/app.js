@@ -20,5 +20,4 @@
   }
   document.addEventListener("htmx:responseError", function (e) { toast(messageOf(e.detail.xhr)); });
   document.addEventListener("htmx:sendError", function () { toast("The vault could not be reached. Check your connection."); });
-  window.vaultToast = toast;
 })();

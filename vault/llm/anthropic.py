@@ -13,8 +13,6 @@ OTHER_ERROR = ("upstream_error", 502, "{} reported an error mid-stream.")
 
 
 class AnthropicAdapter:
-    wire = "anthropic"
-
     def __init__(self, timeout):
         self.timeout = timeout
 

@@ -11,8 +11,6 @@ PASSED = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "stop",
 
 
 class OpenAIAdapter:
-    wire = "openai"
-
     def __init__(self, timeout):
         self.timeout = timeout
 
