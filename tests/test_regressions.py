@@ -1,7 +1,7 @@
 """Inputs that once reached a 500 (found by schemathesis) and the 4xx they get now."""
 import pytest
 
-from tests.helpers import token_for
+from tests.helpers import PASSWORD, token_for
 
 
 @pytest.mark.parametrize("body", [
@@ -58,3 +58,12 @@ def test_password_guessing_on_the_account_page_is_limited(ada):
                                                     "new_password": "a new password 1", "confirm": "a new password 1"},
                          headers={"HX-Request": "true"}).status_code for _ in range(6)]
     assert statuses[-1] == 429 and all(s >= 400 for s in statuses)
+
+
+def test_form_mistakes_made_with_the_right_password_do_not_use_up_the_limit(ada):
+    too_short = {"current_password": PASSWORD, "new_password": "short", "confirm": "short"}
+    statuses = [ada.post("/account/password", data=too_short, headers={"HX-Request": "true"}).status_code
+                for _ in range(6)]
+    assert statuses == [422] * 6
+    good = {"current_password": PASSWORD, "new_password": "a new password 1", "confirm": "a new password 1"}
+    assert ada.post("/account/password", data=good, headers={"HX-Request": "true"}).status_code == 200

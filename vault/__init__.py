@@ -72,11 +72,18 @@ def _rate_limits(app):
     # Only these routes have limits, and their decorators check them; the extension's global
     # before_request hook would cost ~80 µs on every request for nothing.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
-    failed = lambda response: response.status_code >= 400  # noqa: E731 - only failures count
     for endpoint, limit in GUESSING.items():
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(
-            app.config[limit], methods=["POST"], deduct_when=failed)(view)
+            app.config[limit], methods=["POST"], deduct_when=_counts(endpoint))(view)
+
+
+def _counts(endpoint):
+    """Which answers use up a limit: a refused password (passwords.verify marks it), not a form
+    mistake made with the right one; for registration, any refusal."""
+    if endpoint == "auth.register":
+        return lambda response: response.status_code >= 400
+    return lambda response: g.get("password_refused", False)
 
 
 def _start_clock():

@@ -3,6 +3,7 @@ import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import g, has_request_context
 
 hasher = PasswordHasher()
 
@@ -19,9 +20,12 @@ def hash_password(password):
 
 def verify(password_hash, password):
     try:
-        return hasher.verify(password_hash or _dummy(), password) and password_hash is not None
+        ok = hasher.verify(password_hash or _dummy(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
-        return False
+        ok = False
+    if not ok and has_request_context():
+        g.password_refused = True  # what the sign-in limits count (vault/__init__.py), not typos
+    return ok
 
 
 def needs_rehash(password_hash):
