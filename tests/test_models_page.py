@@ -120,3 +120,10 @@ def test_test_connection_without_a_key_says_where_to_add_one(ada):
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and 'id="model-test-result"' in body
     assert "No API key for Anthropic" in body and "/secrets" in body
+
+
+def test_models_added_in_the_browser_stream_unless_told_otherwise(ada):
+    add(ada)
+    assert ada.get("/api/models").json["models"][0]["supports_streaming"] is True
+    manual = ada.get("/models/form?mode=manual&provider=openai", headers=HX).get_data(as_text=True)
+    assert re.search(r'<input checked id="supports_streaming"|<input[^>]*id="supports_streaming"[^>]*checked', manual)

@@ -40,11 +40,12 @@ class ModelForm(FlaskForm):
         return self
 
     def values(self):
-        """What the service takes. Template mode leaves base URL and auth type to the provider."""
-        values = {"name": self.name.data, "provider": self.provider.data, "model_id": self.model_id.data,
-                  "supports_streaming": self.supports_streaming.data, "supports_tools": self.supports_tools.data}
+        """What the service takes. Template mode leaves base URL, auth type and the capability
+        flags (it shows no checkboxes, whose absence would read as false) to the defaults."""
+        values = {"name": self.name.data, "provider": self.provider.data, "model_id": self.model_id.data}
         if self.mode.data == "manual":
-            values.update(base_url=self.base_url.data or None, auth_type=self.auth_type.data or None)
+            values.update(base_url=self.base_url.data or None, auth_type=self.auth_type.data or None,
+                          supports_streaming=self.supports_streaming.data, supports_tools=self.supports_tools.data)
         if self.api_key.data:
             values["api_key"] = self.api_key.data
         return values

@@ -27,7 +27,10 @@ def index():
 @bp.get("/form")
 def form():
     """The add form again, for another provider or mode (a GET: it never carries the key)."""
-    return _form_fragment(_new_form(request.args))
+    form = _new_form(request.args)
+    if "supports_streaming" not in request.args:  # coming from template mode, which has no box
+        form.supports_streaming.data = True
+    return _form_fragment(form)
 
 
 @bp.post("")
