@@ -66,8 +66,10 @@ def test_row_badges(ada, app):
     add(ada, name="local", provider="ollama", model_id="llama3.2")
     rows = ada.get("/models", headers=HX).get_data(as_text=True)
     assert "own key <code>sk-…1a2b</code>" in rows and "no key: add one" in rows and "no key needed" in rows
+    assert "It will have no key until you add a provider secret for openai." in rows
     ada.post("/api/secrets", json={"provider": "openai", "api_key": "sk-provider-secret-9f2c"})
     rows = ada.get("/models", headers=HX).get_data(as_text=True)
+    assert "It will use your openai provider secret instead." in rows
     assert "openai provider secret <code>sk-…9f2c</code>" in rows
 
 
