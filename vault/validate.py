@@ -7,11 +7,20 @@ from .errors import BadRequest
 def json_body(allowed=None):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.", "invalid_json")
+        raise not_an_object(body)
     unknown = set(body) - allowed if allowed is not None else set()
     if unknown:
         raise BadRequest(f"Unknown field: {sorted(unknown)[0][:40]!r}.", "unknown_field")
     return body
+
+
+def not_an_object(body):
+    """The error for a body that is not a JSON object; None is what Flask reads from one that is
+    not JSON at all (malformed, or sent without Content-Type: application/json)."""
+    if body is None:
+        return BadRequest("The request body is not valid JSON sent as application/json; send a "
+                          "JSON object.", "invalid_json")
+    return BadRequest("The request body must be a JSON object.", "invalid_json")
 
 
 def required_str(body, name, max_len, strip=True):

@@ -1,6 +1,7 @@
 """Checking a chat request body (DESIGN §4; OpenAI's shape for /v1): one precise 400 per mistake,
 and only known fields passed on to the adapters."""
 from ..errors import BadRequest
+from ..validate import not_an_object
 
 ROLES = {"system", "developer", "user", "assistant", "tool"}
 MAX_MESSAGES = 2000
@@ -39,7 +40,7 @@ def chat_body(raw, own_fields, lenient=False):
     """The checked body. `own_fields` are the endpoint's own (model, stream…); with `lenient`
     (OpenAI clients send many optional fields) unknown fields are dropped instead of refused."""
     if not isinstance(raw, dict):
-        raise BadRequest("The request body must be a JSON object.", "invalid_json")
+        raise not_an_object(raw)
     unknown = set(raw) - set(OPTIONS) - own_fields - {"messages"}
     if unknown and not lenient:
         raise BadRequest(f"Unknown field: {sorted(unknown)[0][:40]!r}.", "unknown_field")
