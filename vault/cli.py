@@ -15,7 +15,7 @@ def init_db():
     click.echo(f"Database ready (schema version {version}).")
 
 
-@click.command("create-user", help="Create an account. The password is asked for, or read from stdin.")
+@click.command("create-user", help="Create an account. The password is asked for twice (piped: two lines).")
 @click.argument("email")
 @click.password_option(prompt="Password", confirmation_prompt=True)
 @with_appcontext
