@@ -129,3 +129,17 @@ def test_models_added_in_the_browser_stream_unless_told_otherwise(ada):
     assert ada.get("/api/models").json["models"][0]["supports_streaming"] is True
     manual = ada.get("/models/form?mode=manual&provider=openai", headers=HX).get_data(as_text=True)
     assert re.search(r'<input checked id="supports_streaming"|<input[^>]*id="supports_streaming"[^>]*checked', manual)
+
+
+def test_a_base_url_override_is_the_default_the_form_shows_and_saves(app_config):
+    from tests.helpers import make_user, sign_in
+    from vault import create_app
+    gateway = "https://gateway.example.test/v1"
+    app = create_app({**app_config, "VAULT_PROVIDER_BASE_URLS": f"custom={gateway},openai={gateway}"})
+    make_user(app, "ada@example.com")
+    ada = sign_in(app.test_client(), "ada@example.com")
+    form = ada.get("/models/form?mode=template&provider=openai", headers=HX).get_data(as_text=True)
+    assert f"<code>{gateway}</code>" in form and "api.openai.com" not in form
+    assert add(ada, provider="custom", model_id="local-llm", name="local").status_code == 201
+    assert add(ada).status_code == 201
+    assert {m["base_url"] for m in ada.get("/api/models").json["models"]} == {gateway}

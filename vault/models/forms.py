@@ -29,13 +29,18 @@ class ModelForm(FlaskForm):
     def entry(self):
         return providers.get(self.provider.data) or providers.PROVIDERS["openai"]
 
+    @property
+    def default_base_url(self):
+        """The provider's base URL after VAULT_PROVIDER_BASE_URLS ("" for custom, unless set)."""
+        return providers.base_url_for(self.entry.id)
+
     def fill_defaults(self):
         """Manual mode starts from the provider's base URL and auth type."""
         if self.mode.data not in ("template", "manual"):
             self.mode.data = "template"
-        entry = self.entry
-        if not self.base_url.data and entry.base_url and "{" not in entry.base_url:
-            self.base_url.data = providers.base_url_for(entry.id)
+        entry, default = self.entry, self.default_base_url
+        if not self.base_url.data and default and "{" not in default:
+            self.base_url.data = default
         self.auth_type.data = self.auth_type.data or entry.auth_type
         return self
 

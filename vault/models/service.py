@@ -62,10 +62,10 @@ def key_status(model, secrets):
 def host_warning(model, secrets):
     """Set when a provider secret would travel to a host other than the provider's default."""
     source, _ = key_status(model, secrets)
-    default = providers.PROVIDERS[model.provider].base_url
+    default = providers.base_url_for(model.provider)
     if source != "provider_secret" or not default or "{" in default:
         return None
-    if host_of(model.base_url) != host_of(providers.base_url_for(model.provider)):
+    if host_of(model.base_url) != host_of(default):
         return f"Your {model.provider} key will be sent to {host_of(model.base_url)}."
     return None
 
@@ -197,7 +197,7 @@ def _endpoint(data, provider, current):
     if "base_url" in data or current is None or "provider" in data:
         url = data.get("base_url")
         if url is None or url == "":
-            url = providers.base_url_for(provider) if entry.base_url else None
+            url = providers.base_url_for(provider) or None  # an override counts, custom's too
         if not isinstance(url, str) or not url.strip():
             raise FieldError("base_url", f"{entry.label} models need a base URL.")
         if len(url) > 500:
