@@ -27,8 +27,9 @@ def create_app(config=None):
     try:
         providers.init_app(app)
         db.init_app(app)
+        ring = crypto.install(app)
         with db.database.connection_context():
-            crypto.install(app)
+            db.check_master_key(ring)
     except ValueError as exc:  # MasterKeyError included: each message names its setting
         raise StartupError(str(exc)) from None
     errors.init_app(app)

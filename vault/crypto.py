@@ -8,6 +8,8 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from .errors import DecryptError  # raised here; errors.py renders it
+
 FORMAT = "v1"
 CHECK_PLAINTEXT = "provider-secrets-vault check value"
 CHECK_AAD = "vault_meta|check"
@@ -16,14 +18,6 @@ KNOWN_PREFIXES = ("sk-ant-", "sk-proj-", "sk-or-", "sk-", "hf_", "gsk_", "xai-",
 
 class MasterKeyError(ValueError):
     """VAULT_MASTER_KEYS cannot be parsed; the message names the variable, never the value."""
-
-
-class DecryptError(Exception):
-    """A stored value did not open: wrong master key, tampered value or value from another row."""
-
-    def __init__(self, row):
-        self.row = row
-        super().__init__(f"stored key for {row} could not be decrypted")
 
 
 class Plaintext:
@@ -118,16 +112,9 @@ def fingerprint(key):
 # --- the app's keyring -------------------------------------------------------------------
 
 def install(app):
-    """Parse VAULT_MASTER_KEYS and prove it opens this database before anything is written."""
-    from .db import VaultMeta  # crypto stays importable without a database
+    """Parse VAULT_MASTER_KEYS into the app's keyring; db.check_master_key then proves it opens
+    this database before anything is written."""
     ring = Keyring(app.config["VAULT_MASTER_KEYS"])
-    check = VaultMeta.read("master_key_check")
-    if check is None:
-        VaultMeta.write("master_key_check", ring.encrypt(CHECK_PLAINTEXT, CHECK_AAD))
-    elif not ring.opens(check, CHECK_AAD):
-        raise MasterKeyError(
-            "none of the keys in VAULT_MASTER_KEYS opens this database's stored values; set "
-            "VAULT_MASTER_KEYS to the key this database was written with (add new keys after it)")
     app.extensions["vault.keyring"] = ring
     return ring
 

@@ -10,6 +10,7 @@ from playhouse import db_url
 from playhouse.migrate import SchemaMigrator
 from playhouse.pool import PooledPostgresqlDatabase
 
+from .crypto import CHECK_AAD, CHECK_PLAINTEXT, MasterKeyError
 from .errors import NotFound
 
 database = pw.DatabaseProxy()
@@ -174,6 +175,21 @@ class VaultMeta(BaseModel):
     def write(cls, key, value):
         cls.insert(key=key, value=value).on_conflict(
             conflict_target=[cls.key], update={cls.value: value}).execute()
+
+
+MASTER_KEY_CHECK = "master_key_check"  # the VaultMeta row holding the check value
+
+
+def check_master_key(ring):
+    """Prove the keyring opens this database's stored values before anything is written: a new
+    database stores a check value under the first key, an existing one must open its own."""
+    check = VaultMeta.read(MASTER_KEY_CHECK)
+    if check is None:
+        VaultMeta.write(MASTER_KEY_CHECK, ring.encrypt(CHECK_PLAINTEXT, CHECK_AAD))
+    elif not ring.opens(check, CHECK_AAD):
+        raise MasterKeyError(
+            "none of the keys in VAULT_MASTER_KEYS opens this database's stored values; set "
+            "VAULT_MASTER_KEYS to the key this database was written with (add new keys after it)")
 
 
 MODELS = [User, Session, ApiToken, ProviderSecret, LLMModel, UsageRecord, AuditEvent, VaultMeta]

@@ -10,8 +10,6 @@ from markupsafe import escape
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from .crypto import DecryptError
-
 log = logging.getLogger(__name__)
 
 
@@ -28,6 +26,17 @@ class VaultError(Exception):
 
     def to_dict(self):
         return {"code": self.code, "message": self.message}
+
+
+class DecryptError(Exception):
+    """A stored value did not open: wrong master key, tampered value or value from another row.
+    `row` names the row ("openai provider secret"), never the key. Not a VaultError: no view
+    answers it in place (a test-connection box would hide it); describe() makes it a 500 and
+    the operator's log line."""
+
+    def __init__(self, row):
+        self.row = row
+        super().__init__(f"stored key for {row} could not be decrypted")
 
 
 class BadRequest(VaultError):

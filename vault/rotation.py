@@ -1,6 +1,6 @@
 """Master-key rotation: every stored value re-encrypted under the first key, in one transaction."""
 from . import crypto
-from .db import LLMModel, ProviderSecret, VaultMeta, write_txn
+from .db import MASTER_KEY_CHECK, LLMModel, ProviderSecret, VaultMeta, write_txn
 
 
 def rotate_all(ring):
@@ -15,9 +15,9 @@ def rotate_all(ring):
                     model.update(api_key_encrypted=blob).where(model.id == row.id).execute()
                     moved += 1
         total += 1
-        blob = _reencrypted(ring, VaultMeta.read("master_key_check"), crypto.CHECK_AAD, "check value")
+        blob = _reencrypted(ring, VaultMeta.read(MASTER_KEY_CHECK), crypto.CHECK_AAD, "check value")
         if blob:
-            VaultMeta.write("master_key_check", blob)
+            VaultMeta.write(MASTER_KEY_CHECK, blob)
             moved += 1
     return moved, total
 
