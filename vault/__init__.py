@@ -92,7 +92,7 @@ def _start_clock():
 
 
 def _bearer_or_csrf():
-    from .auth import authenticate_bearer
+    from .auth.bearer import authenticate_bearer
     if authenticate_bearer():
         return
     if request.path.startswith(("/api/", "/v1/")) and not current_user.is_authenticated:

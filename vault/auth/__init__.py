@@ -1,29 +1,18 @@
 """Who is asking: a browser session (server-side Session row) or a Bearer API token, never both."""
 import datetime as dt
-import hashlib
 
 from flask import g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import LoginManager
 
 from ..db import Session, User, utcnow
-from ..errors import Unauthorized, VaultError, render_error
-from ..tokens import service as tokens
+from ..errors import Unauthorized, render_error
+from .bearer import bearer_token
+from .users import SESSION_IDLE_LIMIT, session_digest
 
 login_manager = LoginManager()
 login_manager.session_protection = None  # sessions are server-side rows, revoked by deleting them
-SESSION_IDLE_LIMIT = dt.timedelta(days=30)
 TOUCH_EVERY = dt.timedelta(minutes=5)
-
-
-def bearer_token(req=None):
-    return bearer_of((req or request).headers.get("Authorization", ""))
-
-
-def bearer_of(authorization):
-    """The token of an Authorization header value, None when it is not a Bearer one."""
-    scheme, _, token = authorization.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
 
 
 class _Unsaved(SecureCookieSession):
@@ -44,10 +33,6 @@ class CookieUnlessBearer(SecureCookieSessionInterface):
             super().save_session(app, session, response)
 
 
-def session_digest(sid):
-    return hashlib.sha256(sid.encode()).hexdigest()
-
-
 @login_manager.user_loader
 def load_from_session(user_id):
     if bearer_token() is not None:  # a Bearer request is the token's alone
@@ -65,19 +50,6 @@ def load_from_session(user_id):
     return row.user
 
 
-def authenticate_bearer():
-    """Runs before every view: a Bearer request is decided here, by the token alone."""
-    g.pop("api_token", None)
-    token = bearer_token()
-    if token is None:
-        return False
-    row = tokens.authenticate(token)
-    if row is None:
-        raise Unauthorized("The API token is invalid, revoked or expired.")
-    g.api_token = row
-    return True
-
-
 @login_manager.request_loader
 def load_from_token(req):
     row = g.get("api_token")
@@ -91,16 +63,6 @@ def unauthorized():
     if request.headers.get("HX-Request") == "true":
         return "", 401, {"HX-Redirect": url_for("auth.login")}
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-
-def via_token():
-    return g.get("api_token") is not None
-
-
-def refuse_tokens(what):
-    """For areas a token must never reach: a token cannot mint tokens or delete its account."""
-    if via_token():
-        raise VaultError(f"{what} managed from a signed-in browser session.", "session_required", 403)
 
 
 def init_app(app):

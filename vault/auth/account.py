@@ -12,8 +12,10 @@ from ..db import (ApiToken, AuditEvent, LLMModel, ProviderSecret, Session, Usage
                   database, utcnow, write_txn)
 from ..errors import NotFound, Unauthorized
 from ..htmx import fragment, is_htmx, page_or_fragment, removed
-from . import SESSION_IDLE_LIMIT, passwords, refuse_tokens
+from . import passwords
 from .account_forms import DeleteAccountForm, PasswordForm
+from .bearer import refuse_tokens
+from .users import SESSION_IDLE_LIMIT
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 

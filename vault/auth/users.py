@@ -1,11 +1,15 @@
 """Accounts and their server-side sessions."""
+import datetime as dt
+import hashlib
 import secrets
 
 import peewee as pw
 
 from .. import audit
 from ..db import Session, User, database
-from . import passwords, session_digest
+from . import passwords
+
+SESSION_IDLE_LIMIT = dt.timedelta(days=30)  # unused this long, a session is refused
 
 
 class EmailTaken(Exception):
@@ -30,6 +34,11 @@ def check_password(email, password):
     if passwords.needs_rehash(user.password_hash):
         User.update(password_hash=passwords.hash_password(password)).where(User.id == user.id).execute()
     return user
+
+
+def session_digest(sid):
+    """The Session row's id: the SHA-256 of the cookie's random id, never the id itself."""
+    return hashlib.sha256(sid.encode()).hexdigest()
 
 
 def open_session(user, user_agent):

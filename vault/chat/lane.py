@@ -15,7 +15,7 @@ import time
 from flask import g
 
 from .. import errors, headers, resolver
-from ..auth import bearer_of
+from ..auth.bearer import bearer_of
 from ..tokens import service as tokens
 from . import api, openai_compat, relay
 

@@ -7,7 +7,7 @@ import uuid
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
-from ..auth import via_token
+from ..auth.bearer import via_token
 from ..errors import BadRequest, Unauthorized, VaultError
 from ..models import service as models
 from . import relay

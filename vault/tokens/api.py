@@ -2,7 +2,7 @@
 from flask import Blueprint, jsonify
 from flask_login import current_user, login_required
 
-from ..auth import refuse_tokens
+from ..auth.bearer import refuse_tokens
 from ..validate import json_body, optional_int, required_str
 from . import service
 
