@@ -101,9 +101,15 @@ class ProviderSecret(BaseModel):
     class Meta:
         indexes = ((("user", "provider"), True),)
 
+    @staticmethod
+    def aad_for(user_id, provider):
+        """What a secret's value is sealed to (AES-GCM associated data): copied into another
+        user's or provider's row, it does not open."""
+        return f"{user_id}|{provider}"
+
     @property
     def aad(self):
-        return f"{self.user_id}|{self.provider}"
+        return self.aad_for(self.user_id, self.provider)
 
 
 class LLMModel(BaseModel):
@@ -125,9 +131,14 @@ class LLMModel(BaseModel):
         table_name = "llm_model"
         indexes = ((("user", "name"), True),)
 
+    @staticmethod
+    def aad_for(model_id):
+        """What a model's own key is sealed to: the model's id."""
+        return model_id
+
     @property
     def aad(self):
-        return self.id
+        return self.aad_for(self.id)
 
     @classmethod
     def visible_to(cls, user):

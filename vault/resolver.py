@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from . import crypto, providers
-from .db import ProviderSecret, as_datetime, database, utcnow
+from .db import LLMModel, ProviderSecret, as_datetime, database, utcnow
 from .errors import NotFound, VaultError
 from .tokens import service as tokens
 
@@ -105,12 +105,13 @@ def target_from(uid, row):
     common = dict(provider=provider, base_url=base_url, auth_type=auth_type,
                   upstream_model=upstream, model_id=model_id, name=name)
     if own_blob:
-        return Target(key=crypto.decrypt(own_blob, model_id, f"model {model_id}"), key_source="model", **common)
+        key = crypto.decrypt(own_blob, LLMModel.aad_for(model_id), f"model {model_id}")
+        return Target(key=key, key_source="model", **common)
     now = utcnow()
     expired = sid is not None and expires is not None and as_datetime(expires) <= now
     if sid is not None and not expired:
         _touch(sid, as_datetime(used), now)
-        key = crypto.decrypt(blob, f"{uid}|{provider}", f"{provider} provider secret")
+        key = crypto.decrypt(blob, ProviderSecret.aad_for(uid, provider), f"{provider} provider secret")
         return Target(key=key, key_source="provider_secret", **common)
     if auth_type == "none":
         return Target(key=None, key_source="none", **common)

@@ -130,7 +130,7 @@ def _set_key(model, api_key):
         model.api_key_encrypted = model.key_preview = None
         return
     key = clean_key(api_key)
-    model.api_key_encrypted = crypto.encrypt(key, model.id)
+    model.api_key_encrypted = crypto.encrypt(key, model.aad)
     model.key_preview = crypto.preview(key)
 
 

@@ -311,5 +311,5 @@ def _denied(user, provider, action):
 
 
 def _key_fields(user, provider, key):
-    return {"api_key_encrypted": crypto.encrypt(key, f"{user.id}|{provider}"),
+    return {"api_key_encrypted": crypto.encrypt(key, ProviderSecret.aad_for(user.id, provider)),
             "key_preview": crypto.preview(key), "fingerprint": crypto.fingerprint(key)}
