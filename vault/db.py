@@ -21,6 +21,11 @@ def utcnow():
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
+def iso(value):
+    """A stored datetime as JSON and <time datetime> show it: ISO 8601 with a Z, or None."""
+    return value.isoformat() + "Z" if value else None
+
+
 def as_datetime(value):
     """A datetime from raw SQL: SQLite hands back text, PostgreSQL a datetime."""
     if value is None or isinstance(value, dt.datetime):

@@ -1,5 +1,5 @@
-"""Jinja filters for pages: relative times."""
-from .db import utcnow
+"""Jinja filters for pages: relative times, ISO 8601 for <time datetime>."""
+from .db import iso, utcnow
 
 
 def ago(value):
@@ -29,4 +29,5 @@ def tokens(count):
 
 def init_app(app):
     app.jinja_env.filters["ago"] = ago
+    app.jinja_env.filters["iso"] = iso
     app.jinja_env.filters["tokens"] = tokens

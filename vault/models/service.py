@@ -6,7 +6,7 @@ import peewee as pw
 from flask import current_app
 
 from .. import audit, crypto, llm, providers, resolver
-from ..db import LLMModel, ProviderSecret, database, utcnow
+from ..db import LLMModel, ProviderSecret, database, iso, utcnow
 from ..errors import BadRequest, NotFound, VaultError
 from ..urls import BadURL, check_base_url, host_of
 
@@ -79,7 +79,7 @@ def as_json(model, secrets):
             "key_status": "ok" if source in ("model", "provider_secret", "none") else source,
             "shared": model.user_id is None, "supports_streaming": model.supports_streaming,
             "supports_tools": model.supports_tools, "warning": host_warning(model, secrets),
-            "created_at": _iso(model.created_at), "updated_at": _iso(model.updated_at)}
+            "created_at": iso(model.created_at), "updated_at": iso(model.updated_at)}
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -236,7 +236,3 @@ def _is_uuid(value):
         return str(uuid.UUID(value)) == value
     except (ValueError, TypeError, AttributeError):
         return False
-
-
-def _iso(value):
-    return value.isoformat() + "Z" if value else None

@@ -3,6 +3,7 @@ service. Session (with CSRF) or Bearer token."""
 from flask import Blueprint, jsonify, url_for
 from flask_login import current_user, login_required
 
+from ..db import iso
 from ..validate import json_body, optional_int, required_str
 from . import service
 
@@ -62,7 +63,7 @@ def delete(provider):
 def check(provider):
     result = service.check(current_user, provider)
     return jsonify(ok=result["ok"], status=result["status"], message=result["message"],
-                   checked_at=service.iso(result["checked_at"]))
+                   checked_at=iso(result["checked_at"]))
 
 
 @bp.get("/secrets/<provider>/history")

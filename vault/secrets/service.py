@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from .. import audit, crypto, llm, providers, resolver
-from ..db import AuditEvent, LLMModel, ProviderSecret, utcnow, write_txn
+from ..db import AuditEvent, LLMModel, ProviderSecret, iso, utcnow, write_txn
 from ..errors import BadRequest, Conflict, NotFound
 
 MAX_KEY_LEN = 4096
@@ -275,10 +275,6 @@ def providers_json(user):
     return [{"id": p.id, "label": p.label, "default_base_url": providers.base_url_for(p.id) or None,
              "auth_type": p.auth_type, "has_secret": p.id in configured}
             for p in providers.PROVIDERS.values()]
-
-
-def iso(value):
-    return value.isoformat() + "Z" if value else None
 
 
 # --- helpers ------------------------------------------------------------------------------------

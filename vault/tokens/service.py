@@ -4,7 +4,7 @@ import hashlib
 import secrets
 
 from .. import audit
-from ..db import ApiToken, User, as_datetime, database, utcnow
+from ..db import ApiToken, User, as_datetime, database, iso, utcnow
 from ..errors import BadRequest, NotFound
 
 PREFIX = "psv_"
@@ -76,7 +76,3 @@ def as_json(row):
     return {"id": row.id, "name": row.name, "prefix": row.prefix, "created_at": iso(row.created_at),
             "last_used_at": iso(row.last_used_at), "revoked_at": iso(row.revoked_at),
             "expires_at": iso(row.expires_at)}
-
-
-def iso(value):
-    return value.isoformat() + "Z" if value else None
