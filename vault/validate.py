@@ -4,14 +4,28 @@ from flask import request
 from .errors import BadRequest
 
 
+class FieldError(BadRequest):
+    """A bad value for one field; a page shows it next to that field, the API as any 400."""
+
+    def __init__(self, field, message, code="invalid_request", status=400):
+        super().__init__(message, code, status)
+        self.field = field
+
+
 def json_body(allowed=None):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise not_an_object(body)
-    unknown = set(body) - allowed if allowed is not None else set()
+    if allowed is not None:
+        refuse_unknown(body, allowed)
+    return body
+
+
+def refuse_unknown(body, allowed):
+    """A 400 naming the first field of `body` (in sorted order) that is not in `allowed`."""
+    unknown = set(body).difference(allowed)
     if unknown:
         raise BadRequest(f"Unknown field: {sorted(unknown)[0][:40]!r}.", "unknown_field")
-    return body
 
 
 def not_an_object(body):
@@ -33,12 +47,11 @@ def required_str(body, name, max_len, strip=True):
     return checked_str(name, value, max_len)
 
 
-
 def checked_str(name, value, max_len):
     if len(value) > max_len:
-        raise BadRequest(f"'{name}' is longer than {max_len} characters.", "too_long")
+        raise FieldError(name, f"'{name}' is longer than {max_len} characters.", "too_long")
     if not value.isprintable():
-        raise BadRequest(f"'{name}' contains control characters.")
+        raise FieldError(name, f"'{name}' contains control characters.")
     return value
 
 

@@ -1,7 +1,7 @@
 """Checking a chat request body (DESIGN §4; OpenAI's shape for /v1): one precise 400 per mistake,
 and only known fields passed on to the adapters."""
 from ..errors import BadRequest
-from ..validate import not_an_object
+from ..validate import not_an_object, refuse_unknown
 
 ROLES = {"system", "developer", "user", "assistant", "tool"}
 MAX_MESSAGES = 2000
@@ -41,9 +41,8 @@ def chat_body(raw, own_fields, lenient=False):
     (OpenAI clients send many optional fields) unknown fields are dropped instead of refused."""
     if not isinstance(raw, dict):
         raise not_an_object(raw)
-    unknown = set(raw) - set(OPTIONS) - own_fields - {"messages"}
-    if unknown and not lenient:
-        raise BadRequest(f"Unknown field: {sorted(unknown)[0][:40]!r}.", "unknown_field")
+    if not lenient:
+        refuse_unknown(raw, OPTIONS.keys() | own_fields | {"messages"})
     body = {"messages": _messages(raw.get("messages"))}
     for name, (ok, what) in OPTIONS.items():
         value = raw.get(name)

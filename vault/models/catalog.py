@@ -4,6 +4,7 @@ import tomllib
 import uuid
 
 from ..db import LLMModel, database, utcnow
+from ..validate import FieldError
 from . import service
 
 ALLOWED = {"name", "provider", "model_id", "base_url", "auth_type", "supports_streaming", "supports_tools"}
@@ -37,7 +38,7 @@ def load(entries):
                 raise CatalogError(f"model {n}: unknown field {sorted(extra)[0]!r} (shared models never hold a key)")
             try:
                 values = service.clean(entry)
-            except service.FieldError as exc:
+            except FieldError as exc:
                 raise CatalogError(f"model {n}: {exc.message}") from None
             counts[_upsert(values)] += 1
     return tuple(counts)

@@ -7,20 +7,13 @@ from flask import current_app
 
 from .. import audit, crypto, llm, providers, resolver
 from ..db import LLMModel, ProviderSecret, database, iso, utcnow
-from ..errors import BadRequest, NotFound, VaultError
+from ..errors import NotFound, VaultError
 from ..urls import BadURL, check_base_url, host_of
+from ..validate import FieldError, checked_str, refuse_unknown
 
 FIELDS = {"name", "provider", "model_id", "base_url", "auth_type", "api_key",
           "supports_streaming", "supports_tools"}
 MAX_KEY = 4096
-
-
-class FieldError(BadRequest):
-    """A bad value for one field; the page shows it next to that field."""
-
-    def __init__(self, field, message, code="invalid_request", status=400):
-        super().__init__(message, code, status)
-        self.field = field
 
 
 class ReadOnly(VaultError):
@@ -161,9 +154,7 @@ def _check(make_target):
 
 def clean(data, current=None, required=("name", "model_id")):
     """Checked values for the fields present in `data`; defaults from the provider on create."""
-    unknown = set(data) - FIELDS
-    if unknown:
-        raise BadRequest(f"Unknown field: {sorted(unknown)[0][:40]!r}.", "unknown_field")
+    refuse_unknown(data, FIELDS)
     values = {}
     creating = current is None
     provider = data.get("provider") if "provider" in data or creating else current.provider
@@ -212,12 +203,7 @@ def _endpoint(data, provider, current):
 def _text(value, field, limit):
     if not isinstance(value, str) or not value.strip():
         raise FieldError(field, f"'{field}' is required and must be a non-empty string.")
-    value = value.strip()
-    if len(value) > limit:
-        raise FieldError(field, f"'{field}' is longer than {limit} characters.", "too_long")
-    if not value.isprintable():
-        raise FieldError(field, f"'{field}' contains control characters.")
-    return value
+    return checked_str(field, value.strip(), limit)
 
 
 def clean_key(key):

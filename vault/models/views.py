@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from ..chat import usage
 from ..errors import VaultError
 from ..htmx import fragment, page_or_fragment, removed
+from ..validate import FieldError
 from . import service
 from .forms import EditForm, ModelForm
 
@@ -101,7 +102,7 @@ def _saved(form, save):
     try:
         save()
         return True
-    except service.FieldError as exc:
+    except FieldError as exc:
         getattr(form, exc.field, form.name).errors.append(exc.message)
         return False
 
