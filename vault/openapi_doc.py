@@ -2,8 +2,7 @@
 roles come from the validators themselves, so the document cannot drift from what they refuse."""
 from . import providers
 from .chat.request import MAX_MESSAGES, ROLES
-from .models.service import MAX_KEY as MODEL_KEY_LEN
-from .secrets.service import MAX_KEY_LEN as SECRET_KEY_LEN
+from .validate import MAX_KEY_LEN
 
 PROVIDER_IDS = list(providers.PROVIDERS)
 KEY_SOURCES = ["model", "provider_secret", "none"]
@@ -75,7 +74,7 @@ SECRET_SCHEMAS = {
                            "description": "`ok` or the error code of the last check."},
         models_using={"type": "integer", "minimum": 0,
                       "description": "Own models of this provider without a key of their own."}),
-    "ApiKey": text(SECRET_KEY_LEN, "Printable ASCII, no spaces; surrounding whitespace is trimmed.",
+    "ApiKey": text(MAX_KEY_LEN, "Printable ASCII, no spaces; surrounding whitespace is trimmed.",
                    pattern="^[!-~]+$"),
     "Expiry": {"anyOf": [{"type": "string", "format": "date-time", "maxLength": 64},
                          {"type": "string", "format": "date", "maxLength": 64}, {"type": "null"}],
@@ -106,7 +105,7 @@ MODEL_FIELDS = dict(
               "description": "An http(s) URL with a host, without credentials, query or fragment; "
                              "empty or null: the provider's default."},
     auth_type={"enum": [*providers.AUTH_TYPES, None], "description": "null: the provider's."},
-    api_key={"anyOf": [text(MODEL_KEY_LEN, "Printable ASCII, no spaces (it travels in a header); trimmed.",
+    api_key={"anyOf": [text(MAX_KEY_LEN, "Printable ASCII, no spaces (it travels in a header); trimmed.",
                             pattern="^[!-~]+$"), {"type": "null"}],
              "description": "The model's own key; it wins over the provider secret. null: none "
                             "(PATCH: drop it and fall back to the provider secret)."},

@@ -3,6 +3,8 @@ from flask import request
 
 from .errors import BadRequest
 
+MAX_KEY_LEN = 4096
+
 
 class FieldError(BadRequest):
     """A bad value for one field; a page shows it next to that field, the API as any 400."""
@@ -53,6 +55,27 @@ def checked_str(name, value, max_len):
     if not value.isprintable():
         raise FieldError(name, f"'{name}' contains control characters.")
     return value
+
+
+def clean_key(value, code=None):
+    """An API key as it will travel in a header: trimmed, then 1 to 4096 printable ASCII
+    characters without spaces. Otherwise a FieldError on api_key with a fixed sentence (never
+    the key); `code`, when given, is the code of every such error."""
+    def refused(message, own_code="invalid_request"):
+        return FieldError("api_key", message, code or own_code)
+
+    if not isinstance(value, str):
+        raise refused("'api_key' is required and must be a string.")
+    key = value.strip()
+    if not key:
+        raise refused("The API key must not be empty.")
+    if len(key) > MAX_KEY_LEN:
+        raise refused(f"The API key is longer than {MAX_KEY_LEN} characters.", "too_long")
+    if any(c.isspace() for c in key):
+        raise refused("The API key must not contain spaces or line breaks.")
+    if not all(" " < c < "\x7f" for c in key):  # it travels in an HTTP header: printable ASCII only
+        raise refused("The API key may contain only printable ASCII characters.")
+    return key
 
 
 def optional_int(body, name, low, high):

@@ -9,11 +9,10 @@ from .. import audit, crypto, llm, providers, resolver
 from ..db import LLMModel, ProviderSecret, database, iso, utcnow
 from ..errors import NotFound, VaultError
 from ..urls import BadURL, check_base_url, host_of
-from ..validate import FieldError, checked_str, refuse_unknown
+from ..validate import FieldError, checked_str, clean_key, refuse_unknown
 
 FIELDS = {"name", "provider", "model_id", "base_url", "auth_type", "api_key",
           "supports_streaming", "supports_tools"}
-MAX_KEY = 4096
 
 
 class ReadOnly(VaultError):
@@ -204,17 +203,6 @@ def _text(value, field, limit):
     if not isinstance(value, str) or not value.strip():
         raise FieldError(field, f"'{field}' is required and must be a non-empty string.")
     return checked_str(field, value.strip(), limit)
-
-
-def clean_key(key):
-    if not isinstance(key, str) or not key.strip():
-        raise FieldError("api_key", "The API key must be a non-empty string (or null to remove it).")
-    key = key.strip()
-    if len(key) > MAX_KEY:
-        raise FieldError("api_key", f"The API key is longer than {MAX_KEY} characters.", "too_long")
-    if not (key.isascii() and key.isprintable()) or any(c.isspace() for c in key):
-        raise FieldError("api_key", "The API key must be printable ASCII without spaces (it travels in a header).")
-    return key
 
 
 def _is_uuid(value):

@@ -7,7 +7,7 @@ from wtforms.validators import NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
 from ..errors import BadRequest
-from . import service
+from ..validate import clean_key
 
 
 class SecretForm(FlaskForm):
@@ -32,7 +32,7 @@ class SecretForm(FlaskForm):
         if not field.data and self.secret is not None:
             return
         try:
-            field.data = service.clean_key(field.data or "")
+            field.data = clean_key(field.data or "")
         except BadRequest as exc:
             raise ValidationError(exc.message) from None
 

@@ -8,15 +8,12 @@ import peewee as pw
 from .. import audit, crypto, llm, providers, resolver
 from ..db import AuditEvent, LLMModel, ProviderSecret, iso, utcnow, write_txn
 from ..errors import BadRequest, Conflict, NotFound
+from ..validate import clean_key
 
-MAX_KEY_LEN = 4096
+KEY_ERROR = "invalid_api_key"  # the code of every mistake in a key, whichever it is
 WARN_AHEAD = dt.timedelta(days=7)
 HISTORY_LIMIT = 100
 UNSET = object()  # "expires_at" absent, as opposed to null (which clears it)
-
-
-class InvalidKey(BadRequest):
-    code = "invalid_api_key"
 
 
 class SecretExists(Conflict):
@@ -33,22 +30,6 @@ class VersionConflict(Conflict):
 
 
 # --- validation: every message is a fixed sentence, never the key ---------------------------
-
-def clean_key(value):
-    """The key, stripped of surrounding whitespace; InvalidKey otherwise."""
-    if not isinstance(value, str):
-        raise InvalidKey("'api_key' is required and must be a string.")
-    key = value.strip()
-    if not key:
-        raise InvalidKey("The API key must not be empty.")
-    if len(key) > MAX_KEY_LEN:
-        raise InvalidKey(f"The API key is longer than {MAX_KEY_LEN} characters.")
-    if any(c.isspace() for c in key):
-        raise InvalidKey("The API key must not contain spaces or line breaks.")
-    if not all(" " < c < "\x7f" for c in key):  # it travels in an HTTP header: printable ASCII only
-        raise InvalidKey("The API key may contain only printable ASCII characters.")
-    return key
-
 
 def parse_expiry(value):
     """ISO-8601 text (a date or a date and time, any offset; no offset means UTC) → naive UTC."""
@@ -169,7 +150,7 @@ def create(user, provider, api_key, expires_at=None):
     """A new secret at version 1; SecretExists when the user has one for this provider, also when
     two requests race (the unique index decides)."""
     known_provider(provider)
-    fields = _key_fields(user, provider, clean_key(api_key))
+    fields = _key_fields(user, provider, clean_key(api_key, KEY_ERROR))
     try:
         with write_txn():
             secret = ProviderSecret.create(user=user, provider=provider, expires_at=expires_at, **fields)
@@ -189,7 +170,7 @@ def update(user, provider, api_key=None, expected_version=None, expires_at=UNSET
         raise BadRequest("Send a new 'api_key', a new 'expires_at', or both.")
     changes = {ProviderSecret.version: ProviderSecret.version + 1, ProviderSecret.updated_at: utcnow()}
     if api_key is not None:
-        changes.update(_key_fields(user, provider, clean_key(api_key)))
+        changes.update(_key_fields(user, provider, clean_key(api_key, KEY_ERROR)))
         changes.update(last_checked_at=None, last_check_status=None)  # the old key's result
     if expires_at is not UNSET:
         changes[ProviderSecret.expires_at] = expires_at
