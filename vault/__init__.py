@@ -4,12 +4,10 @@ import os
 import time
 
 from flask import Flask, g, redirect, request, url_for
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
-from . import crypto, db, errors, filters, headers, providers, settings
+from . import crypto, db, errors, filters, headers, providers, ratelimit, settings
 
 csrf = CSRFProtect()
 
@@ -36,7 +34,7 @@ def create_app(config=None):
     filters.init_app(app)
     csrf.init_app(app)
     _register_blueprints(app)
-    _rate_limits(app)
+    ratelimit.init_app(app)
     app.before_request(_start_clock)
     app.before_request(_bearer_or_csrf)
     app.after_request(_security_headers)
@@ -59,32 +57,6 @@ def _register_blueprints(app):
     for module in (secrets_views, secrets_api, models_views, models_api, tokens_views, tokens_api,
                    chat_views, chat_api, openai_compat, account, openapi):
         app.register_blueprint(module.bp)
-
-
-GUESSING = {"auth.login": "RATELIMIT_LOGIN", "auth.register": "RATELIMIT_REGISTER",
-            # these two take the current password too: a stolen cookie must not guess it freely
-            "account.change_password": "RATELIMIT_LOGIN", "account.delete": "RATELIMIT_LOGIN"}
-
-
-def _rate_limits(app):
-    """Per-app limiter so each app (and each test) counts on its own storage."""
-    limiter = Limiter(get_remote_address, app=app, storage_uri=app.config["RATELIMIT_STORAGE_URI"],
-                      strategy="moving-window")
-    # Only these routes have limits, and their decorators check them; the extension's global
-    # before_request hook would cost ~80 µs on every request for nothing.
-    app.before_request_funcs[None].remove(limiter._check_request_limit)
-    for endpoint, limit in GUESSING.items():
-        view = app.view_functions[endpoint]
-        app.view_functions[endpoint] = limiter.limit(
-            app.config[limit], methods=["POST"], deduct_when=_counts(endpoint))(view)
-
-
-def _counts(endpoint):
-    """Which answers use up a limit: a refused password (passwords.verify marks it), not a form
-    mistake made with the right one; for registration, any refusal."""
-    if endpoint == "auth.register":
-        return lambda response: response.status_code >= 400
-    return lambda response: g.get("password_refused", False)
 
 
 def _start_clock():

@@ -12,6 +12,7 @@ from ..db import (ApiToken, AuditEvent, LLMModel, ProviderSecret, Session, Usage
                   database, utcnow, write_txn)
 from ..errors import NotFound, Unauthorized
 from ..htmx import fragment, is_htmx, page_or_fragment, removed
+from ..ratelimit import guarded, password_refused
 from . import passwords
 from .account_forms import DeleteAccountForm, PasswordForm
 from .bearer import refuse_tokens
@@ -137,6 +138,7 @@ def index():
 
 
 @bp.post("/password")
+@guarded("RATELIMIT_LOGIN", counts=password_refused)  # a stolen cookie must not guess the password freely
 def change_password():
     form = PasswordForm()
     if form.validate_on_submit():
@@ -182,6 +184,7 @@ def end_all_sessions():
 
 
 @bp.post("/delete")
+@guarded("RATELIMIT_LOGIN", counts=password_refused)  # it takes the current password too
 def delete():
     form = DeleteAccountForm()
     if form.validate_on_submit():

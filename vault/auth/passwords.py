@@ -24,7 +24,7 @@ def verify(password_hash, password):
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok and has_request_context():
-        g.password_refused = True  # what the sign-in limits count (vault/__init__.py), not typos
+        g.password_refused = True  # what the sign-in limits count (vault/ratelimit.py), not typos
     return ok
 
 

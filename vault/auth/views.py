@@ -3,6 +3,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_login import current_user, login_user, logout_user
 
 from .. import audit
+from ..ratelimit import guarded, password_refused, refused
 from .forms import LoginForm, RegisterForm
 from .users import EmailTaken, check_password, close_session, create_user, open_session
 
@@ -10,6 +11,7 @@ bp = Blueprint("auth", __name__)
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@guarded("RATELIMIT_REGISTER", counts=refused)
 def register():
     form = RegisterForm()
     if form.validate_on_submit():
@@ -25,6 +27,7 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@guarded("RATELIMIT_LOGIN", counts=password_refused)
 def login():
     form = LoginForm()
     if form.validate_on_submit():
