@@ -8,13 +8,14 @@ host, auth headers, connect and read timeouts, and every failure turned into our
 import functools
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 from urllib.parse import urlsplit
 
 import urllib3
 from requests import certs
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3._collections import RecentlyUsedContainer
 from urllib3.util import parse_url
 from urllib3.exceptions import (HTTPError, NewConnectionError, ProtocolError, SSLError,
                                 TimeoutError as Urllib3Timeout)
@@ -41,24 +42,39 @@ class UpstreamError(VaultError):
         self.upstream_status = upstream_status  # the provider's HTTP status, when it answered
 
 
+class Pools:
+    """One pool of keep-alive connections per (scheme, host, port), thread-safe, for at most
+    `size` hosts: beyond that the least recently used pool is closed. Ours rather than a
+    PoolManager's: its per-call URL parsing and pool-key building cost ~20 µs a request."""
+
+    def __init__(self, size):
+        self.size = size
+        self.lock = threading.Lock()
+        self.by_host = OrderedDict()
+
+    def get(self, scheme, host, port):
+        key = (scheme, host, port)
+        with self.lock:  # one new pool per host, however many requests race here
+            pool = self.by_host.get(key)
+            if pool is not None:
+                self.by_host.move_to_end(key)
+                return pool
+            pool = self.by_host[key] = _new_pool(scheme, host, port)
+            dropped = self.by_host.popitem(last=False)[1] if len(self.by_host) > self.size else None
+        if dropped is not None:
+            dropped.close()  # outside the lock: its idle connections close one by one
+        return pool
+
+
 def pools():
-    """One pool of keep-alive connections per (scheme, host, port), thread-safe. Ours rather than
-    a PoolManager's: its per-call URL parsing and pool-key building cost ~20 µs a request."""
     global _pools
-    if _pools is None:  # two threads racing here make two containers; one is simply dropped
-        _pools = RecentlyUsedContainer(HOSTS, dispose_func=lambda pool: pool.close())
+    if _pools is None:  # two threads racing here make two; one is simply dropped
+        _pools = Pools(HOSTS)
     return _pools
 
 
 def pool_for(scheme, host, port):
-    container = pools()
-    pool = container.get((scheme, host, port))
-    if pool is None:
-        with container.lock:  # reentrant: one new pool per host, however many requests race here
-            pool = container.get((scheme, host, port))
-            if pool is None:
-                pool = container[(scheme, host, port)] = _new_pool(scheme, host, port)
-    return pool
+    return pools().get(scheme, host, port)
 
 
 def _new_pool(scheme, host, port):
