@@ -1,4 +1,4 @@
-"""The resolver's order (DESIGN §1): own key, provider secret, none, then a clear error."""
+"""The resolver's order (README, Models): own key, provider secret, none, then a clear error."""
 import datetime as dt
 import uuid
 

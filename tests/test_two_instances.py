@@ -1,5 +1,6 @@
-"""Two instances of the production server (DESIGN §7) on one PostgreSQL and one Redis: what is
-written or revoked through one is in force on the other at once, and login limits count across both."""
+"""Two instances of the production server (README, Running several instances) on one PostgreSQL
+and one Redis: what is written or revoked through one is in force on the other at once, and login
+limits count across both."""
 import os
 import re
 import signal

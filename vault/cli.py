@@ -1,4 +1,4 @@
-"""Command line (DESIGN §5): `flask --app app <command> --help`."""
+"""Command line (README, Command line): `flask --app app <command> --help`."""
 import click
 from flask.cli import with_appcontext
 

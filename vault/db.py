@@ -1,4 +1,4 @@
-"""The database: Peewee proxy, records of DESIGN §1, scoped query helpers, schema migrations,
+"""The database: Peewee proxy, the records, scoped query helpers, schema migrations,
 and one connection per request (pooled), closed in an idempotent teardown."""
 import datetime as dt
 import time

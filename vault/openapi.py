@@ -1,4 +1,4 @@
-"""GET /api/openapi.json: the OpenAPI 3.1 description of every JSON route (DESIGN §3–§4).
+"""GET /api/openapi.json: the OpenAPI 3.1 description of every JSON route.
 Public: it describes the API and holds no account data."""
 import json
 

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of every JSON route (DESIGN §3–§4), as plain data. Limits, enums and
+"""The OpenAPI 3.1 document of every JSON route, as plain data. Limits, enums and
 roles come from the validators themselves, so the document cannot drift from what they refuse."""
 from . import providers
 from .chat.request import MAX_MESSAGES, ROLES
@@ -52,7 +52,8 @@ ERROR_SCHEMAS = {
 }
 
 SECRET_SCHEMAS = {
-    "ProviderId": {"enum": PROVIDER_IDS, "description": "An id of the provider registry (DESIGN §2)."},
+    "ProviderId": {"enum": PROVIDER_IDS,
+                   "description": "An id of the provider registry; GET /api/providers lists them."},
     "AuthType": {"enum": list(providers.AUTH_TYPES)},
     "Provider": obj(["id", "label", "default_base_url", "auth_type", "has_secret"],
                     id=ref("ProviderId"), label={"type": "string"},

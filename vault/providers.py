@@ -1,4 +1,4 @@
-"""The provider registry (DESIGN §2): pure data, one frozen entry per provider."""
+"""The provider registry: pure data, one frozen entry per provider."""
 from dataclasses import dataclass
 
 from flask import current_app

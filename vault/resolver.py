@@ -1,4 +1,4 @@
-"""Which key a request uses (DESIGN §1): the model's own key, else the user's provider secret,
+"""Which key a request uses (README, Models): the model's own key, else the user's provider secret,
 else none for auth_type "none", else a clear error. The one place that decrypts stored keys.
 
 It runs on every chat request, so the lookup is one SQL statement written once and executed with

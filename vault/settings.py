@@ -1,4 +1,4 @@
-"""Settings from the environment (DESIGN §6), and the dev secrets generated into instance/."""
+"""Settings from the environment (README, Settings), and the dev secrets generated into instance/."""
 import base64
 import logging
 import os

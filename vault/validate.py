@@ -1,4 +1,4 @@
-"""Reading JSON bodies: one precise 400 per mistake, in the error shape of DESIGN §3."""
+"""Reading JSON bodies: one precise 400 per mistake, in the error shape of README, Errors."""
 from flask import request
 
 from .errors import BadRequest

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EMAIL, PROVIDER_KEY = "soak@example.com", "sk-soak-provider-key-0000"
 MESSAGES = [{"role": "user", "content": "stream for one second"}]
 TARGETS = {"ratio": 1.5, "first_token_s": 0.5, "rss_mib": 200}
-CONFIG = "vault/gunicorn.conf.py"  # the documented production server (README, DESIGN §7)
+CONFIG = "vault/gunicorn.conf.py"  # the production server (README, Running several instances)
 
 
 # -- setup ---------------------------------------------------------------------------------------

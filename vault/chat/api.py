@@ -1,4 +1,4 @@
-"""POST /api/chat (DESIGN §4): JSON or SSE, for a browser session or a Bearer token."""
+"""POST /api/chat (README, Chat): JSON or SSE, for a browser session or a Bearer token."""
 from flask import Blueprint, request
 from flask_login import current_user, login_required
 

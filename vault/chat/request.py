@@ -1,4 +1,4 @@
-"""Checking a chat request body (DESIGN §4; OpenAI's shape for /v1): one precise 400 per mistake,
+"""Checking a chat request body (README, Chat; OpenAI's shape for /v1): one precise 400 per mistake,
 and only known fields passed on to the adapters."""
 from ..errors import BadRequest
 from ..validate import not_an_object, refuse_unknown

@@ -10,8 +10,8 @@ Interface used by the rest of the app (implemented in this package):
 - adapter_for(target, timeout=None) -> adapter with
     complete(target, body) -> {"content", "tool_calls", "finish_reason", "usage", "model"}
     stream(target, body)   -> iterator of {"type": "delta"|"tool_call"|"done", ...}
-  `body` is the chat request of DESIGN §4 (messages, temperature, max_tokens, tools).
-  Both raise UpstreamError (code per DESIGN §4) on failure, also mid-stream. The read timeout is
+  `body` is our chat request (README, Chat: messages, temperature, max_tokens, tools).
+  Both raise UpstreamError (codes in README, Errors) on failure, also mid-stream. The read timeout is
   `timeout`, else VAULT_UPSTREAM_TIMEOUT of the app in context when adapter_for is called.
   stream() sends nothing until first iterated; closing it closes the upstream connection.
 """

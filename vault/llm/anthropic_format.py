@@ -14,7 +14,7 @@ TOOL_CHOICES = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {
 
 
 def request(target, body, stream):
-    """The Messages API payload for one chat request of DESIGN §4."""
+    """The Messages API payload for one of our chat requests (README, Chat)."""
     system, messages = split_system(body["messages"])
     out = {"model": target.upstream_model or body.get("model"), "messages": messages,
            "max_tokens": body.get("max_tokens") or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS}

@@ -1,4 +1,4 @@
-"""/api/models: the JSON twin of the models page (DESIGN §3)."""
+"""/api/models: the JSON twin of the models page (README, Models)."""
 from flask import Blueprint, jsonify
 from flask_login import current_user, login_required
 

@@ -1,5 +1,5 @@
-"""/api/secrets and /api/providers (DESIGN §3): the JSON twin of the secrets page, on the same
-service. Session (with CSRF) or Bearer token."""
+"""/api/secrets and /api/providers (README, Provider secrets): the JSON twin of the secrets
+page, on the same service. Session (with CSRF) or Bearer token."""
 from flask import Blueprint, jsonify, url_for
 from flask_login import current_user, login_required
 

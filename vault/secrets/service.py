@@ -228,7 +228,7 @@ def check(user, provider):
 
 
 def status_word(result):
-    """A check's outcome as one stable word: "ok", or the error code of DESIGN §4 that the
+    """A check's outcome as one stable word: "ok", or the error code (README, Errors) that the
     provider's answer maps to (upstream_auth when the key was refused, upstream_timeout, …)."""
     if result.get("ok"):
         return "ok"
@@ -236,7 +236,7 @@ def status_word(result):
     return code[:32] if isinstance(code, str) and code else "upstream_error"
 
 
-# --- JSON (DESIGN §3) ---------------------------------------------------------------------------
+# --- JSON (README, Provider secrets) ----------------------------------------------------------
 
 def as_json(secret, using=0):
     return {"provider": secret.provider, "key_preview": secret.key_preview,
