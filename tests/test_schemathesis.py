@@ -23,6 +23,7 @@ from schemathesis.openapi.checks import UnsupportedMethodResponse
 from tests.fake_provider import ANTHROPIC_MODELS
 from tests.helpers import csrf_from, make_user, sign_in, store_secret, token_for
 from vault import create_app, providers
+from vault.urls import base_url_for
 from vault.db import LLMModel, User, database
 from vault.errors import BadRequest
 from vault.openapi_doc import DOCUMENT
@@ -91,7 +92,7 @@ def targets(fuzzed_app):
 
         def model(name, provider, upstream, user=ada):
             return LLMModel.create(user=user, name=name, provider=provider, model_id=upstream,
-                                   base_url=providers.base_url_for(provider),
+                                   base_url=base_url_for(provider),
                                    auth_type=providers.PROVIDERS[provider].auth_type).id
         chat_ids = [model(name, *spec) for name, spec in chat.items()]
         scratch = [model(f"scratch-{n}", "openai", "echo") for n in range(3)]  # PATCH and DELETE these

@@ -7,7 +7,7 @@ from flask import Flask, g, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
-from . import crypto, db, errors, filters, headers, providers, ratelimit, settings
+from . import crypto, db, errors, filters, headers, ratelimit, settings, urls
 
 csrf = CSRFProtect()
 
@@ -23,7 +23,7 @@ def create_app(config=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.load(app, config)
     try:
-        providers.init_app(app)
+        urls.init_app(app)
         db.init_app(app)
         ring = crypto.install(app)
         with db.database.connection_context():

@@ -1,8 +1,6 @@
 """The provider registry: pure data, one frozen entry per provider."""
 from dataclasses import dataclass
 
-from flask import current_app
-
 AUTH_TYPES = ("bearer", "x-api-key", "api-key", "none")
 WIRES = ("openai", "anthropic")
 
@@ -17,17 +15,6 @@ class Provider:
     key_prefix: str = ""     # for a gentle format hint; never enforced
     popular_models: tuple = ()
     keys_url: str = ""       # where to create a key
-
-    @property
-    def models_path(self):
-        """The models-list endpoint, relative to the base URL: how a key is checked."""
-        return "/v1/models" if self.wire == "anthropic" else "/models"
-
-    def key_hint(self, key):
-        """A warning sentence when a key does not look like this provider's, else None."""
-        if self.key_prefix and not key.startswith(self.key_prefix):
-            return f"{self.label} keys usually start with {self.key_prefix}"
-        return None
 
 
 PROVIDERS = {p.id: p for p in (
@@ -69,23 +56,3 @@ def get(provider_id):
     """The registry entry, or None for an unknown id."""
     return PROVIDERS.get(provider_id) if isinstance(provider_id, str) else None
 
-
-def base_url_for(provider_id):
-    """The default base URL, after VAULT_PROVIDER_BASE_URLS overrides."""
-    overrides = current_app.extensions.get("vault.base_urls", {})
-    return overrides.get(provider_id) or PROVIDERS[provider_id].base_url
-
-
-def parse_overrides(text):
-    """`openai=https://proxy.corp/v1,anthropic=…` → {"openai": "https://proxy.corp/v1", …}."""
-    overrides = {}
-    for part in filter(None, (p.strip() for p in (text or "").split(","))):
-        name, _, url = part.partition("=")
-        if name.strip() not in PROVIDERS or not url.strip().startswith(("http://", "https://")):
-            raise ValueError(f"VAULT_PROVIDER_BASE_URLS: '{part}' is not provider=http(s)://url")
-        overrides[name.strip()] = url.strip().rstrip("/")
-    return overrides
-
-
-def init_app(app):
-    app.extensions["vault.base_urls"] = parse_overrides(app.config["VAULT_PROVIDER_BASE_URLS"])

@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from . import crypto, providers
+from .urls import base_url_for
 from .db import LLMModel, ProviderSecret, as_datetime, database, utcnow
 from .errors import NotFound, VaultError
 from .tokens import service as tokens
@@ -134,7 +135,7 @@ def resolve_unsaved(user, provider, base_url, auth_type, api_key=None, upstream_
 def resolve_secret(secret):
     """For a provider secret's health check: its own key against the provider's default URL."""
     entry = providers.PROVIDERS[secret.provider]
-    return Target(provider=secret.provider, base_url=providers.base_url_for(secret.provider),
+    return Target(provider=secret.provider, base_url=base_url_for(secret.provider),
                   auth_type=entry.auth_type, key=_open_secret(secret), key_source="provider_secret")
 
 

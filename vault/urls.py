@@ -1,12 +1,38 @@
-"""Base URLs a user may point a model at: well-formed, no credentials inside, and under
+"""Base URLs: each provider's default after VAULT_PROVIDER_BASE_URLS, and the checks on those a
+user may point a model at: well-formed, no credentials inside, and under
 VAULT_BASE_URL_POLICY=public nothing on loopback, private or link-local addresses (no SSRF)."""
 import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from flask import current_app
+
+from .providers import PROVIDERS
+
 
 class BadURL(ValueError):
     pass
+
+
+def base_url_for(provider_id):
+    """The provider's default base URL, after VAULT_PROVIDER_BASE_URLS overrides."""
+    overrides = current_app.extensions.get("vault.base_urls", {})
+    return overrides.get(provider_id) or PROVIDERS[provider_id].base_url
+
+
+def parse_overrides(text):
+    """`openai=https://proxy.corp/v1,anthropic=…` → {"openai": "https://proxy.corp/v1", …}."""
+    overrides = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        name, _, url = part.partition("=")
+        if name.strip() not in PROVIDERS or not url.strip().startswith(("http://", "https://")):
+            raise ValueError(f"VAULT_PROVIDER_BASE_URLS: '{part}' is not provider=http(s)://url")
+        overrides[name.strip()] = url.strip().rstrip("/")
+    return overrides
+
+
+def init_app(app):
+    app.extensions["vault.base_urls"] = parse_overrides(app.config["VAULT_PROVIDER_BASE_URLS"])
 
 
 def check_base_url(url, policy="any"):

@@ -17,7 +17,6 @@ Interface used by the rest of the app (implemented in this package):
 """
 import time
 
-from .. import providers
 from . import http
 from .anthropic import AnthropicAdapter
 from .http import UpstreamError
@@ -30,8 +29,7 @@ def check_connection(target, timeout=10):
     """Is the provider reachable and does it take this key? Lists its models to find out."""
     started = time.perf_counter()
     try:
-        response = http.request(target, "GET", providers.PROVIDERS[target.provider].models_path,
-                                timeout=timeout)
+        response = http.request(target, "GET", _adapter(target).models_path, timeout=timeout)
         listed = http.read_json(target, response).get("data")
     except UpstreamError as exc:
         return {"ok": False, "status": exc.upstream_status, "code": exc.code, "message": exc.message,
@@ -45,5 +43,8 @@ def check_connection(target, timeout=10):
 
 def adapter_for(target, timeout=None):
     """The adapter for the target's wire format, with its read timeout fixed now."""
-    adapter = AnthropicAdapter if target.wire == "anthropic" else OpenAIAdapter
-    return adapter(http.read_timeout(timeout))
+    return _adapter(target)(http.read_timeout(timeout))
+
+
+def _adapter(target):
+    return AnthropicAdapter if target.wire == "anthropic" else OpenAIAdapter

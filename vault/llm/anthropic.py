@@ -13,6 +13,8 @@ OTHER_ERROR = ("upstream_error", 502, "{} reported an error mid-stream.")
 
 
 class AnthropicAdapter:
+    models_path = "/v1/models"  # relative to the base URL: how a key is checked
+
     def __init__(self, timeout):
         self.timeout = timeout
 

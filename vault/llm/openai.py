@@ -11,6 +11,8 @@ PASSED = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "stop",
 
 
 class OpenAIAdapter:
+    models_path = "/models"  # relative to the base URL: how a key is checked
+
     def __init__(self, timeout):
         self.timeout = timeout
 

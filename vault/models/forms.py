@@ -5,6 +5,7 @@ from wtforms import (BooleanField, HiddenField, PasswordField, SelectChoice, Sel
 from wtforms.validators import DataRequired, Length, Optional
 
 from .. import providers
+from ..urls import base_url_for
 
 KEY_HINT = "(Optional — uses the provider secret if empty)"
 
@@ -32,7 +33,7 @@ class ModelForm(FlaskForm):
     @property
     def default_base_url(self):
         """The provider's base URL after VAULT_PROVIDER_BASE_URLS ("" for custom, unless set)."""
-        return providers.base_url_for(self.entry.id)
+        return base_url_for(self.entry.id)
 
     def fill_defaults(self):
         """Manual mode starts from the provider's base URL and auth type."""

@@ -8,7 +8,7 @@ from flask import current_app
 from .. import audit, crypto, llm, providers, resolver
 from ..db import LLMModel, ProviderSecret, database, iso, utcnow
 from ..errors import NotFound, VaultError
-from ..urls import BadURL, check_base_url, host_of
+from ..urls import BadURL, base_url_for, check_base_url, host_of
 from ..validate import FieldError, checked_str, clean_key, refuse_unknown
 
 FIELDS = {"name", "provider", "model_id", "base_url", "auth_type", "api_key",
@@ -54,7 +54,7 @@ def key_status(model, secrets):
 def host_warning(model, secrets):
     """Set when a provider secret would travel to a host other than the provider's default."""
     source, _ = key_status(model, secrets)
-    default = providers.base_url_for(model.provider)
+    default = base_url_for(model.provider)
     if source != "provider_secret" or not default or "{" in default:
         return None
     if host_of(model.base_url) != host_of(default):
@@ -187,7 +187,7 @@ def _endpoint(data, provider, current):
     if "base_url" in data or current is None or "provider" in data:
         url = data.get("base_url")
         if url is None or url == "":
-            url = providers.base_url_for(provider) or None  # an override counts, custom's too
+            url = base_url_for(provider) or None  # an override counts, custom's too
         if not isinstance(url, str) or not url.strip():
             raise FieldError("base_url", f"{entry.label} models need a base URL.")
         if len(url) > 500:

@@ -8,6 +8,7 @@ import peewee as pw
 from .. import audit, crypto, llm, providers, resolver
 from ..db import AuditEvent, LLMModel, ProviderSecret, iso, utcnow, write_txn
 from ..errors import BadRequest, Conflict, NotFound
+from ..urls import base_url_for
 from ..validate import clean_key
 
 KEY_ERROR = "invalid_api_key"  # the code of every mistake in a key, whichever it is
@@ -84,7 +85,7 @@ class Row:
         preview, prefix = self.secret and self.secret.key_preview, self.provider.key_prefix
         if not preview or preview == "…" or not prefix or preview.startswith(prefix):
             return None
-        return self.provider.key_hint(preview)
+        return f"{self.provider.label} keys usually start with {prefix}"
 
 
 def listed(user):
@@ -253,7 +254,7 @@ def event_json(event):
 
 def providers_json(user):
     configured = {s.provider for s in listed(user)}
-    return [{"id": p.id, "label": p.label, "default_base_url": providers.base_url_for(p.id) or None,
+    return [{"id": p.id, "label": p.label, "default_base_url": base_url_for(p.id) or None,
              "auth_type": p.auth_type, "has_secret": p.id in configured}
             for p in providers.PROVIDERS.values()]
 
