@@ -1,16 +1,32 @@
-"""Fixtures per STYLE.md: an app on a temp SQLite file (or a fresh PostgreSQL schema when
-TEST_DATABASE_URL is set), a signed-in client with CSRF on. Plain helpers are in helpers.py."""
+"""Fixtures: an app on a temp SQLite file (or emptied PostgreSQL tables when TEST_DATABASE_URL is
+set), a signed-in client with CSRF on. Plain helpers are in helpers.py."""
 import contextlib
+import os
 
 import pytest
+from argon2 import PasswordHasher
 
 from vault import create_app
+from vault.auth import passwords
 from vault.db import database
 from vault.settings import new_master_key
 
-from .helpers import close_pool, database_url, make_user, sign_in
+from .helpers import close_pool, create_database, database_url, make_user, sign_in
 
 pytest_plugins = ["tests.fake_provider"]  # its fixtures: a real HTTP provider on 127.0.0.1
+
+# Production argon2 costs ~0.2 CPU-s and 64 MiB per hash and per verify, and the suite signs in
+# hundreds of times. In this process only; test_auth proves a fresh process hashes at full cost.
+passwords.hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker gets a PostgreSQL database of its own, so no worker empties
+    another's tables. Set here, before any test module reads TEST_DATABASE_URL."""
+    worker, url = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("TEST_DATABASE_URL")
+    if worker and url and url.startswith(("postgres://", "postgresql://")):
+        base, sep, query = url.partition("?")
+        os.environ["TEST_DATABASE_URL"] = create_database(f"{base}_{worker}{sep}{query}")
 
 
 @pytest.fixture

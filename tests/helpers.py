@@ -15,10 +15,43 @@ def wipe_postgres(url):
         conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
         conn.execute("CREATE SCHEMA public")
 
+
+def empty_postgres(url):
+    """Every row gone but the schema version: a quarter of the time of dropping and creating the
+    tables. A schema other than today's (a test built an older one) is dropped instead."""
+    import psycopg
+    from vault.db import MIGRATIONS, MODELS, VaultMeta
+    tables = {model._meta.table_name for model in MODELS}
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '10s'")  # a connection a test left open fails loudly
+        found = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        meta = VaultMeta._meta.table_name
+        current = found == tables and conn.execute(
+            f"SELECT value FROM {meta} WHERE key = 'schema_version'").fetchone() == (str(len(MIGRATIONS)),)
+        if not current:
+            conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+            return
+        quoted = ", ".join(f'"{name}"' for name in sorted(tables - {meta}))  # "user" is a keyword
+        conn.execute(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+        conn.execute(f"DELETE FROM {meta} WHERE key <> 'schema_version'")
+
+
+def create_database(url):
+    """`url`, its database created first when the server has none of that name."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    name = conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return url
+
+
 def database_url(tmp_path):
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        wipe_postgres(url)
+        empty_postgres(url)
         return url
     return f"sqlite:///{tmp_path}/vault.db"
 

@@ -1,6 +1,8 @@
-import re
-
 """Register, sign in, sign out, server-side sessions and the login rate limit."""
+import re
+import subprocess
+import sys
+
 from tests.helpers import PASSWORD, csrf_from, make_user, sign_in
 
 from vault.auth import passwords
@@ -132,3 +134,11 @@ def test_password_is_rehashed_when_parameters_change(client, app, db):
     with db():
         stored = User.get().password_hash
     assert stored != weak and not passwords.needs_rehash(stored)
+
+
+def test_a_fresh_process_hashes_passwords_with_argon2id_at_production_cost():
+    """The suite swaps in a cheap hasher (conftest.py); a process of its own shows what
+    passwords.py itself uses: argon2-cffi's RFC 9106 low-memory profile."""
+    printed = subprocess.run([sys.executable, "-c", "from vault.auth import passwords; "
+                              "print(passwords.hash_password('x'))"], capture_output=True, text=True, check=True)
+    assert printed.stdout.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), printed.stdout

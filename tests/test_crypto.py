@@ -51,7 +51,8 @@ def test_first_key_encrypts_every_key_decrypts():
     assert both.key_id_of(both.encrypt(SENTINEL, "a")) == crypto.Keyring(new).primary
 
 
-@pytest.mark.parametrize("spec", ["", "short", "a" * 44, "not base64 at all!!", new_master_key() + ",x"])
+@pytest.mark.parametrize("spec", ["", "short", "a" * 44, "not base64 at all!!", new_master_key() + ",x"],
+                         ids=["empty", "short", "not-32-bytes", "not-base64", "good-then-bad"])
 def test_malformed_master_keys_are_refused_without_echoing_them(spec):
     with pytest.raises(crypto.MasterKeyError) as err:
         crypto.Keyring(spec)
