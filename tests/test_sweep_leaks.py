@@ -56,6 +56,8 @@ def walk(w, fake_provider, keep):
                      "stream-error"):
         a.patch(f"/api/models/{m}", json={"model_id": scenario})
         a.patch(f"/api/models/{r}", json={"model_id": scenario})
+        # "slow" is about the timeout's words, not its length: 8 requests at 1 s would be the sweep's whole time
+        w.app.config["VAULT_UPSTREAM_TIMEOUT"] = 0.2 if scenario == "slow" else 1.0
         for model in (m, r):
             for stream in (False, True):
                 keep(a.post("/api/chat", buffered=True, json={"model_id": model, "stream": stream, **CHAT}))
