@@ -94,13 +94,15 @@ def register(page, email="ada@example.com", password=PASSWORD):
 
 
 def store_secret(app, email, provider, key, **fields):
-    """A provider secret written straight to the database (the secrets API has its own tests)."""
+    """A provider secret written straight to the database (the secrets API has its own tests),
+    allowed to the hosts the service would give it unless `allowed_hosts` says otherwise."""
     from vault import crypto
-    from vault.db import ProviderSecret, User
+    from vault.db import ProviderSecret, User, default_hosts
     with app.app_context(), database.connection_context():
         user = User.get(User.email == email)
         row = ProviderSecret(user=user, provider=provider, key_preview=crypto.preview(key),
                              fingerprint=crypto.fingerprint(key), api_key_encrypted="", **fields)
+        row.allowed_hosts = fields.get("allowed_hosts") or " ".join(default_hosts(row))
         row.api_key_encrypted = crypto.encrypt(key, row.aad)
         row.save()
         return row

@@ -117,7 +117,7 @@ def test_upstream_failures_map_to_clear_errors(ada, fake_provider, model, code, 
 
 
 def test_unreachable_provider(ada, refused_url):
-    mid = add_model(ada, "gone", "echo", base_url=refused_url)
+    mid = add_model(ada, "gone", "echo", base_url=refused_url, api_key="sk-own-key-for-a-closed-port")
     assert chat(ada, mid).json["error"]["code"] == "upstream_unreachable"
     assert events(chat(ada, mid, stream=True))[-1]["error"]["code"] == "upstream_unreachable"
 

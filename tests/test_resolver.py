@@ -20,6 +20,7 @@ def user(email="ada@example.com"):
 
 
 def secret(owner, provider="openai", key="sk-provider-secret-1111", **fields):
+    fields.setdefault("allowed_hosts", "127.0.0.1:9")  # where model() points
     row = ProviderSecret(user=owner, provider=provider, key_preview=crypto.preview(key),
                          fingerprint=crypto.fingerprint(key), api_key_encrypted="", **fields)
     row.api_key_encrypted = crypto.encrypt(key, f"{owner.id}|{provider}")
@@ -138,8 +139,10 @@ def test_unsaved_form_values_use_the_typed_key_else_the_secret(ctx):
     assert typed.key_source == "model" and typed.key.reveal() == "sk-typed-key-4444"
     with pytest.raises(resolver.MissingApiKey):
         resolver.resolve_unsaved(ada, "openai", "http://x/v1", "bearer")
-    secret(ada)
+    secret(ada, allowed_hosts="x")
     assert resolver.resolve_unsaved(ada, "openai", "http://x/v1", "bearer").key_source == "provider_secret"
+    with pytest.raises(resolver.HostNotAllowed):
+        resolver.resolve_unsaved(ada, "openai", "http://y/v1", "bearer")
     assert resolver.resolve_unsaved(ada, "ollama", "http://x/v1", "none").key_source == "none"
 
 

@@ -12,7 +12,7 @@ from vault import resolver
 from vault.db import AuditEvent, LLMModel, ProviderSecret, User, utcnow
 
 SECRET_FIELDS = {"provider", "key_preview", "fingerprint", "version", "expires_at", "created_at",
-                 "updated_at", "last_used_at", "last_check_status", "models_using"}
+                 "updated_at", "last_used_at", "last_check_status", "models_using", "allowed_hosts"}
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 KEY = "sk-proj-abcdefghijklmnop9f2c"
 
@@ -227,7 +227,7 @@ def test_history_records_every_change_newest_first_without_key_material(ada, db)
     events = ada.get("/api/secrets/openai/history").json["events"]
     assert [(e["action"], e["outcome"], e["version"]) for e in events] == [
         ("update", "ok", 3), ("rotate", "conflict", 2), ("rotate", "ok", 2), ("create", "ok", 1)]
-    assert all(set(e) == {"action", "at", "outcome", "version"} and ISO_Z.match(e["at"]) for e in events)
+    assert all(set(e) == {"action", "at", "outcome", "version", "detail"} and ISO_Z.match(e["at"]) for e in events)
     ada.delete("/api/secrets/openai")
     with db():
         rows = [(e.action, e.subject, e.outcome, e.version) for e in AuditEvent.select()]

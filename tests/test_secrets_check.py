@@ -22,8 +22,8 @@ def app(app_config, fake_provider, refused_url):
     close_pool()
 
 
-def add(client, provider="openai", api_key=KEY):
-    response = client.post("/api/secrets", json={"provider": provider, "api_key": api_key})
+def add(client, provider="openai", api_key=KEY, **fields):
+    response = client.post("/api/secrets", json={"provider": provider, "api_key": api_key, **fields})
     assert response.status_code == 201
     return response.json["secret"]
 
@@ -38,7 +38,10 @@ def test_check_with_a_good_key(ada, fake_provider):
     assert fake_provider.keys_seen() == [KEY] and fake_provider.calls[0]["path"] == "/openai/v1/models"
     assert ada.get("/api/secrets/openai").json["secret"]["last_check_status"] == "ok"
     events = ada.get("/api/secrets/openai/history").json["events"]
-    assert events[0] == {"action": "check", "at": result["checked_at"], "outcome": "ok", "version": 1}
+    host = fake_provider.openai_base.split("/")[2]
+    assert events[0] == {"action": "check", "at": result["checked_at"], "outcome": "ok", "version": 1,
+                         "detail": f"provider_secret → {host}"}
+    assert ada.get("/api/secrets/openai").json["secret"]["last_used_at"] is not None  # a check is a use
 
 
 def test_check_does_not_change_the_version(ada):
@@ -79,7 +82,7 @@ def test_provider_failures_become_plain_sentences(ada, fake_provider):
 
 
 def test_provider_without_a_default_url_is_not_called(ada, fake_provider):
-    add(ada, "custom", "any-key-0123456789")
+    add(ada, "custom", "any-key-0123456789", allowed_hosts=["llm.example.com"])
     result = ada.post("/api/secrets/custom/check").json
     assert result["ok"] is False and result["status"] == "no_base_url" and "model" in result["message"]
     assert fake_provider.calls == []

@@ -83,6 +83,8 @@ class ApiToken(BaseModel):
     last_used_at = pw.DateTimeField(null=True)
     revoked_at = pw.DateTimeField(null=True)
     expires_at = pw.DateTimeField(null=True)
+    scopes = pw.CharField(max_length=64, default="chat")  # space-separated: chat, manage
+    models = pw.TextField(null=True)  # a JSON list of model names it may use; null: every model
 
     @property
     def expired(self):
@@ -95,6 +97,7 @@ class ProviderSecret(BaseModel):
     api_key_encrypted = pw.TextField()
     key_preview = pw.CharField(max_length=32)  # "sk-…9f2c", set at write time so lists never decrypt
     fingerprint = pw.CharField(max_length=16)
+    allowed_hosts = pw.TextField(default="")  # space-separated host patterns (vault/hosts.py)
     version = pw.IntegerField(default=1)
     expires_at = pw.DateTimeField(null=True)
     last_used_at = pw.DateTimeField(null=True)
@@ -175,6 +178,7 @@ class AuditEvent(BaseModel):
     outcome = pw.CharField(max_length=32, default="ok")
     ip = pw.CharField(max_length=64, null=True)
     version = pw.IntegerField(null=True)
+    detail = pw.CharField(max_length=300, null=True)  # e.g. which key went to which host
 
 
 class VaultMeta(BaseModel):
@@ -212,7 +216,32 @@ MODELS = [User, Session, ApiToken, ProviderSecret, LLMModel, UsageRecord, AuditE
 
 # Each step takes a playhouse SchemaMigrator and brings the schema up by one version. Append
 # only: a deployed database has run the earlier ones. A new database starts at the last version.
-MIGRATIONS = []
+def _key_egress(migrator):
+    """Version 1: where each key may travel, token scopes, and the audit's detail. Existing
+    secrets may go to their provider's default host (custom ones: the hosts of the models that
+    rely on them, so nothing that worked stops); existing tokens keep both scopes."""
+    from playhouse.migrate import migrate as run
+    run(migrator.add_column("provider_secret", "allowed_hosts", pw.TextField(default="")),
+        migrator.add_column("api_token", "scopes", pw.CharField(max_length=64, default="chat manage")),
+        migrator.add_column("api_token", "models", pw.TextField(null=True)),
+        migrator.add_column("audit_event", "detail", pw.CharField(max_length=300, null=True)))
+    for secret in ProviderSecret.select():
+        ProviderSecret.update(allowed_hosts=" ".join(default_hosts(secret))).where(
+            ProviderSecret.id == secret.id).execute()
+
+
+def default_hosts(secret):
+    """The hosts a secret may reach before its owner says otherwise."""
+    from . import hosts, urls
+    patterns = hosts.default_for(urls.base_url_for(secret.provider))
+    if patterns is None:  # custom: no default URL, so the owner's models say where it went
+        models = (LLMModel.owned_by(secret.user_id).select(LLMModel.base_url)
+                  .where(LLMModel.provider == secret.provider, LLMModel.api_key_encrypted.is_null()))
+        patterns = sorted({hosts.describe(m.base_url) for m in models})
+    return patterns
+
+
+MIGRATIONS = [_key_egress]
 
 
 def migrate():
@@ -282,7 +311,7 @@ def connect_database(url, pool_size=16):
 
 def init_app(app):
     database.initialize(connect_database(app.config["DATABASE_URL"], app.config["VAULT_DB_POOL_SIZE"]))
-    with database.connection_context():
+    with app.app_context(), database.connection_context():  # a step may read the app's settings
         migrate()
     app.teardown_appcontext(close_connection)
 

@@ -9,10 +9,10 @@ limiter = Limiter(get_remote_address, default_limits=[], strategy="moving-window
 _limited_views = set()
 
 
-def guarded(setting, counts):
-    """Limit a view's POSTs by the named setting; only the answers `counts` picks use it up."""
+def guarded(setting, counts, methods=("POST",)):
+    """Limit a view's writes by the named setting; only the answers `counts` picks use it up."""
     def decorate(view):
-        limited = limiter.limit(lambda: current_app.config[setting], methods=["POST"],
+        limited = limiter.limit(lambda: current_app.config[setting], methods=list(methods),
                                 deduct_when=counts)(view)
         _limited_views.add(limited)
         return limited

@@ -7,7 +7,7 @@ most once a minute per secret."""
 import datetime as dt
 from dataclasses import dataclass
 
-from . import crypto, providers
+from . import crypto, hosts, providers
 from .urls import base_url_for
 from .db import LLMModel, ProviderSecret, as_datetime, database, utcnow
 from .errors import NotFound, VaultError
@@ -22,6 +22,17 @@ class MissingApiKey(VaultError):
 
 class ExpiredApiKey(VaultError):
     code, status = "expired_api_key", 400
+
+
+class HostNotAllowed(VaultError):
+    code, status = "host_not_allowed", 403
+
+    def __init__(self, provider, url, patterns):
+        label = providers.PROVIDERS[provider].label
+        allowed = f"it may go only to {', '.join(patterns)}" if patterns else "it may not be sent anywhere yet"
+        super().__init__(f"Your {label} provider secret may not be sent to {hosts.describe(url)}: {allowed}. "
+                         "To allow that host, add it to the secret's allowed hosts on the Secrets page "
+                         "(/secrets), with your password.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +57,7 @@ class Target:
 
 
 _COLUMNS = ("m.id, m.name, m.provider, m.model_id, m.base_url, m.auth_type, m.api_key_encrypted, "
-            "s.id, s.api_key_encrypted, s.expires_at, s.last_used_at")
+            "s.id, s.api_key_encrypted, s.expires_at, s.last_used_at, s.allowed_hosts")
 _SECRET = "LEFT JOIN provider_secret s ON s.user_id = {user} AND s.provider = m.provider"
 _OWN = "(m.user_id = {user} OR m.user_id IS NULL)"
 # A name wins over an id, and the user's own model over a shared namesake.
@@ -102,7 +113,7 @@ def target_from(uid, row):
     """The Target for a row of _COLUMNS (None: no such model), or the error that says why not."""
     if row is None:
         raise NotFound("No such model.")
-    model_id, name, provider, upstream, base_url, auth_type, own_blob, sid, blob, expires, used = row
+    model_id, name, provider, upstream, base_url, auth_type, own_blob, sid, blob, expires, used, allowed = row
     common = dict(provider=provider, base_url=base_url, auth_type=auth_type,
                   upstream_model=upstream, model_id=model_id, name=name)
     if own_blob:
@@ -111,6 +122,7 @@ def target_from(uid, row):
     now = utcnow()
     expired = sid is not None and expires is not None and as_datetime(expires) <= now
     if sid is not None and not expired:
+        _bound(provider, base_url, allowed)
         _touch(sid, as_datetime(used), now)
         key = crypto.decrypt(blob, ProviderSecret.aad_for(uid, provider), f"{provider} provider secret")
         return Target(key=key, key_source="provider_secret", **common)
@@ -126,7 +138,7 @@ def resolve_unsaved(user, provider, base_url, auth_type, api_key=None, upstream_
         return Target(key=crypto.Plaintext(api_key), key_source="model", **common)
     secret = ProviderSecret.owned_by(user).where(ProviderSecret.provider == provider).first()
     if secret is not None and not _expired(secret):
-        return Target(key=_open_secret(secret), key_source="provider_secret", **common)
+        return Target(key=_open_secret(secret, base_url), key_source="provider_secret", **common)
     if auth_type == "none":
         return Target(key=None, key_source="none", **common)
     raise _no_key(provider, secret is not None)
@@ -134,9 +146,10 @@ def resolve_unsaved(user, provider, base_url, auth_type, api_key=None, upstream_
 
 def resolve_secret(secret):
     """For a provider secret's health check: its own key against the provider's default URL."""
-    entry = providers.PROVIDERS[secret.provider]
-    return Target(provider=secret.provider, base_url=base_url_for(secret.provider),
-                  auth_type=entry.auth_type, key=_open_secret(secret), key_source="provider_secret")
+    entry, base_url = providers.PROVIDERS[secret.provider], base_url_for(secret.provider)
+    key = _open_secret(secret, base_url) if base_url and "{" not in base_url else None
+    return Target(provider=secret.provider, base_url=base_url, auth_type=entry.auth_type, key=key,
+                  key_source="provider_secret")
 
 
 def model_key_preview(model, secrets):
@@ -151,8 +164,19 @@ def model_key_preview(model, secrets):
     return ("expired" if secret is not None else "missing"), None
 
 
-def _open_secret(secret):
+def _open_secret(secret, base_url):
+    """The secret's key for a call to `base_url`: refused before decrypting when the secret may
+    not go there; its last_used_at moves, as a chat's does."""
+    _bound(secret.provider, base_url, secret.allowed_hosts)
+    _touch(secret.id, secret.last_used_at, utcnow())
     return crypto.decrypt(secret.api_key_encrypted, secret.aad, f"{secret.provider} provider secret")
+
+
+def _bound(provider, base_url, allowed):
+    """Every use of a provider secret passes here before its key is opened."""
+    patterns = (allowed or "").split()
+    if not hosts.allows(patterns, base_url):
+        raise HostNotAllowed(provider, base_url, patterns)
 
 
 def _expired(secret):

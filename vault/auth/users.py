@@ -7,6 +7,7 @@ import peewee as pw
 
 from .. import audit
 from ..db import Session, User, database
+from ..errors import VaultError
 from . import passwords
 
 SESSION_IDLE_LIMIT = dt.timedelta(days=30)  # unused this long, a session is refused
@@ -14,6 +15,21 @@ SESSION_IDLE_LIMIT = dt.timedelta(days=30)  # unused this long, a session is ref
 
 class EmailTaken(Exception):
     pass
+
+
+class ReauthenticationRequired(VaultError):
+    code, status = "reauthentication_required", 403
+    message = "Enter your account password to confirm this change."
+
+
+def reauthenticate(user, password, action):
+    """For acts a stolen session must not do alone (where a key may go, minting a token): the
+    password again, or a 403; a wrong one is audited and counts against the sign-in limit."""
+    if not isinstance(password, str) or not password:
+        raise ReauthenticationRequired()
+    if not passwords.verify(User.get_by_id(user.id).password_hash, password):
+        audit.record(user, action, f"user:{user.id}", outcome="refused")
+        raise ReauthenticationRequired("The password is wrong; enter your account password to confirm.")
 
 
 def create_user(email, password):

@@ -5,10 +5,10 @@ import uuid
 import peewee as pw
 from flask import current_app
 
-from .. import audit, crypto, llm, providers, resolver
+from .. import audit, crypto, hosts, llm, providers, resolver
 from ..db import LLMModel, ProviderSecret, database, iso, utcnow
 from ..errors import NotFound, VaultError
-from ..urls import BadURL, base_url_for, check_base_url, host_of
+from ..urls import BadURL, base_url_for, check_base_url
 from ..validate import FieldError, checked_str, clean_key, refuse_unknown
 
 FIELDS = {"name", "provider", "model_id", "base_url", "auth_type", "api_key",
@@ -52,14 +52,14 @@ def key_status(model, secrets):
 
 
 def host_warning(model, secrets):
-    """Set when a provider secret would travel to a host other than the provider's default."""
+    """Set when the model would use a provider secret that may not be sent to its host."""
     source, _ = key_status(model, secrets)
-    default = base_url_for(model.provider)
-    if source != "provider_secret" or not default or "{" in default:
+    secret = secrets.get(model.provider)
+    if source != "provider_secret" or hosts.allows(secret.allowed_hosts.split(), model.base_url):
         return None
-    if host_of(model.base_url) != host_of(default):
-        return f"Your {model.provider} key will be sent to {host_of(model.base_url)}."
-    return None
+    return (f"Your {providers.PROVIDERS[model.provider].label} key may not be sent to "
+            f"{hosts.describe(model.base_url)}: chats will be refused until you add that host to the "
+            "secret's allowed hosts on the Secrets page.")
 
 
 def as_json(model, secrets):
@@ -92,6 +92,7 @@ def create(user, data):
 def update(user, model_uuid, data):
     model = owned(user, model_uuid)
     values = clean(data, current=model)
+    _refuse_silent_move(model, values, data)
     for field, value in values.items():
         setattr(model, field, value)
     if "api_key" in data:
@@ -126,6 +127,16 @@ def _set_key(model, api_key):
     model.key_preview = crypto.preview(key)
 
 
+def _refuse_silent_move(model, values, data):
+    """A model's own key is bound to its host: moving it elsewhere takes the key again (or null),
+    or a stolen token could point the model at its own server and receive the key."""
+    moved = "base_url" in values and hosts.describe(values["base_url"]) != hosts.describe(model.base_url)
+    if moved and model.api_key_encrypted and "api_key" not in data:
+        raise FieldError("api_key", f"This model's own key may go only to {hosts.describe(model.base_url)}. "
+                         f"To move the model to {hosts.describe(values['base_url'])}, enter its key again "
+                         "(or remove the key, to use your provider secret).", "key_rebind_required", 409)
+
+
 def _name_taken(name):
     return FieldError("name", f"You already have a model named “{name}”.", "model_exists", 409)
 
@@ -133,20 +144,28 @@ def _name_taken(name):
 # --- testing a connection ----------------------------------------------------------------
 
 def test_saved(user, model_uuid):
-    visible(user, model_uuid)
-    return _check(lambda: resolver.resolve(user, model_uuid))
+    model = visible(user, model_uuid)
+    return _check(user, f"model:{model.id}", model.base_url, lambda: resolver.resolve(user, model_uuid))
 
 
 def test_unsaved(user, data):
     values = clean({k: v for k, v in data.items() if k != "name"}, required=())
     key = clean_key(data["api_key"]) if data.get("api_key") is not None else None
-    return _check(lambda: resolver.resolve_unsaved(
+    return _check(user, "model:unsaved", values["base_url"], lambda: resolver.resolve_unsaved(
         user, values["provider"], values["base_url"], values["auth_type"], key, values.get("model_id")))
 
 
-def _check(make_target):
-    target = make_target()  # MissingApiKey / ExpiredApiKey propagate: they are the answer
-    return {**llm.check_connection(target, timeout=10), "key_source": target.key_source}
+def _check(user, subject, base_url, make_target):
+    """Every test is audited with the key it used and the host it went to, refusals included."""
+    try:
+        target = make_target()  # MissingApiKey, HostNotAllowed, …: they are the answer
+    except VaultError as refused:
+        audit.record(user, "model.test", subject, outcome=refused.code, detail=f"→ {hosts.describe(base_url)}")
+        raise
+    result = {**llm.check_connection(target, timeout=10), "key_source": target.key_source}
+    outcome = "ok" if result.get("ok") else str(result.get("code") or "failed")[:32]
+    audit.record(user, "model.test", subject, outcome=outcome, detail=audit.key_use(target))
+    return result
 
 
 # --- validation --------------------------------------------------------------------------

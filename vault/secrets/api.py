@@ -3,7 +3,11 @@ page, on the same service. Session (with CSRF) or Bearer token."""
 from flask import Blueprint, jsonify, url_for
 from flask_login import current_user, login_required
 
+from ..auth.bearer import refuse_tokens
+from ..auth.users import reauthenticate
 from ..db import iso
+from ..errors import BadRequest
+from ..ratelimit import guarded, password_refused
 from ..validate import json_body, optional_int, required_str
 from . import service
 
@@ -30,10 +34,10 @@ def index():
 
 @bp.post("/secrets")
 def create():
-    body = json_body(allowed={"provider", "api_key", "expires_at"})
+    body = json_body(allowed={"provider", "api_key", "expires_at", "allowed_hosts"})
     provider = required_str(body, "provider", 32)
     secret = service.create(current_user, provider, body.get("api_key"),
-                            service.parse_expiry(body.get("expires_at")))
+                            service.parse_expiry(body.get("expires_at")), body.get("allowed_hosts"))
     location = url_for(".show", provider=secret.provider)
     return jsonify(secret=_json(secret)), 201, {"Location": location}
 
@@ -44,10 +48,14 @@ def show(provider):
 
 
 @bp.put("/secrets/<provider>")
+@guarded("RATELIMIT_LOGIN", password_refused, methods=["PUT"])
 def update(provider):
-    """Rotation is a PUT with a new api_key; expires_at alone changes only the expiry."""
-    body = json_body(allowed={"api_key", "expected_version", "expires_at"})
+    """Rotation is a PUT with a new api_key; expires_at alone changes only the expiry;
+    allowed_hosts, where the key may be sent, only from a browser session with the password."""
+    body = json_body(allowed={"api_key", "expected_version", "expires_at", "allowed_hosts", "password"})
     version = optional_int(body, "expected_version", 1, 2**31 - 1)
+    if "allowed_hosts" in body:
+        return jsonify(secret=_json(_allow_hosts(provider, body, version)))
     expires = service.parse_expiry(body["expires_at"]) if "expires_at" in body else service.UNSET
     secret = service.update(current_user, provider, body.get("api_key"), version, expires)
     return jsonify(secret=_json(secret))
@@ -69,6 +77,14 @@ def check(provider):
 @bp.get("/secrets/<provider>/history")
 def history(provider):
     return jsonify(events=[service.event_json(e) for e in service.history(current_user, provider)])
+
+
+def _allow_hosts(provider, body, version):
+    if set(body) - {"allowed_hosts", "password", "expected_version"}:
+        raise BadRequest("Change allowed_hosts on its own, not with a new key or expiry.")
+    refuse_tokens("Where a key may be sent is")
+    reauthenticate(current_user, body.get("password"), "secret.allow_hosts")
+    return service.allow_hosts(current_user, provider, body["allowed_hosts"], version)
 
 
 def _json(secret):

@@ -5,11 +5,11 @@ from dataclasses import dataclass
 
 import peewee as pw
 
-from .. import audit, crypto, llm, providers, resolver
+from .. import audit, crypto, hosts, llm, providers, resolver
 from ..db import AuditEvent, LLMModel, ProviderSecret, iso, utcnow, write_txn
 from ..errors import BadRequest, Conflict, NotFound
 from ..urls import base_url_for
-from ..validate import clean_key
+from ..validate import FieldError, clean_key
 
 KEY_ERROR = "invalid_api_key"  # the code of every mistake in a key, whichever it is
 WARN_AHEAD = dt.timedelta(days=7)
@@ -147,14 +147,20 @@ def expiry_state(secret, now=None):
 
 # --- writes -----------------------------------------------------------------------------------
 
-def create(user, provider, api_key, expires_at=None):
+def create(user, provider, api_key, expires_at=None, allowed_hosts=None):
     """A new secret at version 1; SecretExists when the user has one for this provider, also when
-    two requests race (the unique index decides)."""
-    known_provider(provider)
+    two requests race (the unique index decides). It may travel to `allowed_hosts`, by default
+    the host of the provider's default base URL."""
+    entry = known_provider(provider)
+    patterns = hosts.parse(allowed_hosts) if allowed_hosts is not None else hosts.default_for(base_url_for(provider))
+    if not patterns:
+        raise FieldError("allowed_hosts", f"{entry.label} has no default host: say where this key may be "
+                         "sent in 'allowed_hosts', such as [\"llm.example.com\"].", "allowed_hosts_required")
     fields = _key_fields(user, provider, clean_key(api_key, KEY_ERROR))
     try:
         with write_txn():
-            secret = ProviderSecret.create(user=user, provider=provider, expires_at=expires_at, **fields)
+            secret = ProviderSecret.create(user=user, provider=provider, expires_at=expires_at,
+                                           allowed_hosts=" ".join(patterns), **fields)
             audit.record(user, "secret.create", subject(provider), version=secret.version)
     except pw.IntegrityError:
         audit.record(user, "secret.create", subject(provider), outcome="exists")
@@ -165,17 +171,23 @@ def create(user, provider, api_key, expires_at=None):
 
 
 def update(user, provider, api_key=None, expected_version=None, expires_at=UNSET):
-    """Rotate the key and/or change the expiry. One UPDATE … WHERE version = ? does the
-    compare-and-set, so two tabs cannot silently overwrite each other."""
+    """Rotate the key and/or change the expiry, versioned."""
     if api_key is None and expires_at is UNSET:
         raise BadRequest("Send a new 'api_key', a new 'expires_at', or both.")
-    changes = {ProviderSecret.version: ProviderSecret.version + 1, ProviderSecret.updated_at: utcnow()}
+    changes = {}
     if api_key is not None:
         changes.update(_key_fields(user, provider, clean_key(api_key, KEY_ERROR)))
         changes.update(last_checked_at=None, last_check_status=None)  # the old key's result
     if expires_at is not UNSET:
         changes[ProviderSecret.expires_at] = expires_at
     action = "secret.rotate" if api_key is not None else "secret.update"
+    return _versioned(user, provider, changes, expected_version, action)
+
+
+def _versioned(user, provider, changes, expected_version, action, detail=None):
+    """One UPDATE … WHERE version = ? is the compare-and-set, so two tabs cannot silently
+    overwrite each other; the version grows by one."""
+    changes = {**changes, ProviderSecret.version: ProviderSecret.version + 1, ProviderSecret.updated_at: utcnow()}
     secret = updated = None
     if providers.get(provider):
         with write_txn():
@@ -186,13 +198,21 @@ def update(user, provider, api_key=None, expected_version=None, expires_at=UNSET
                     query = query.where(ProviderSecret.version == expected_version)
                 if query.execute():
                     updated = _find(user, provider)
-                    audit.record(user, action, subject(provider), version=updated.version)
+                    audit.record(user, action, subject(provider), version=updated.version, detail=detail)
     if secret is None:
         raise _denied(user, provider, action)
     if updated is None:
         audit.record(user, action, subject(provider), outcome="conflict", version=secret.version)
         raise VersionConflict(secret.version)
     return updated
+
+
+def allow_hosts(user, provider, allowed_hosts, expected_version=None):
+    """Where the key may be sent: a deliberate act (the caller has re-checked the password), its
+    own audit action, and a new version like any other change."""
+    patterns = hosts.parse(allowed_hosts)
+    changes = {ProviderSecret.allowed_hosts: " ".join(patterns)}
+    return _versioned(user, provider, changes, expected_version, "secret.allow_hosts", detail=" ".join(patterns))
 
 
 def delete(user, provider):
@@ -211,7 +231,12 @@ def check(user, provider):
     """Calls the provider's models list with the stored key; stores and returns the outcome.
     No transaction is held while the provider answers."""
     secret = get(user, provider, "secret.check")
-    target = resolver.resolve_secret(secret)
+    try:
+        target = resolver.resolve_secret(secret)
+    except resolver.HostNotAllowed as refused:
+        audit.record(user, "secret.check", subject(provider), outcome=refused.code, version=secret.version,
+                     detail=f"provider_secret → {hosts.describe(base_url_for(provider))}")
+        raise
     if not target.base_url or "{" in target.base_url:  # custom, azure: only a model knows the URL
         result = {"ok": False, "code": "no_base_url",
                   "message": f"{target.label} has no default base URL; test the key from one of "
@@ -223,7 +248,8 @@ def check(user, provider):
         # Only if the key is still the one we checked: a rotation meanwhile makes this result stale.
         (ProviderSecret.update(last_checked_at=now, last_check_status=status)
          .where(ProviderSecret.id == secret.id, ProviderSecret.version == secret.version).execute())
-        audit.record(user, "secret.check", subject(provider), outcome=status, version=secret.version)
+        audit.record(user, "secret.check", subject(provider), outcome=status, version=secret.version,
+                     detail=audit.key_use(target) if target.key is not None else None)
     return {"ok": bool(result.get("ok")), "status": status, "message": result.get("message") or "",
             "checked_at": now}
 
@@ -242,6 +268,7 @@ def status_word(result):
 def as_json(secret, using=0):
     return {"provider": secret.provider, "key_preview": secret.key_preview,
             "fingerprint": secret.fingerprint, "version": secret.version,
+            "allowed_hosts": secret.allowed_hosts.split(),
             "expires_at": iso(secret.expires_at), "created_at": iso(secret.created_at),
             "updated_at": iso(secret.updated_at), "last_used_at": iso(secret.last_used_at),
             "last_check_status": secret.last_check_status, "models_using": using}
@@ -249,7 +276,7 @@ def as_json(secret, using=0):
 
 def event_json(event):
     return {"action": event.action.removeprefix("secret."), "at": iso(event.at),
-            "outcome": event.outcome, "version": event.version}
+            "outcome": event.outcome, "version": event.version, "detail": event.detail}
 
 
 def providers_json(user):

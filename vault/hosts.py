@@ -1,0 +1,90 @@
+"""Where a stored key may travel: the host patterns of a provider secret (README, Security model).
+A pattern is a host (`api.openai.com`), a host and port (`127.0.0.1:8080`; without a port any
+port matches) or a wildcard suffix (`*.openai.azure.com`: any name below it, not itself)."""
+import re
+from urllib.parse import urlsplit
+
+from .validate import FieldError
+
+MAX_PATTERNS = 20
+MAX_LENGTH = 253  # the longest DNS name
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_PATTERN = re.compile(rf"(?P<host>(?:\*\.)?{_LABEL}(?:\.{_LABEL})*|\[[0-9a-f:.]+\])(?::(?P<port>\d{{1,5}}))?")
+
+
+def parse(value):
+    """A list of patterns from JSON (or a comma/space separated string from a form), checked and
+    lower-cased; a FieldError on allowed_hosts naming what is wrong."""
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise _refused("'allowed_hosts' must be a list of host patterns.")
+    patterns = list(dict.fromkeys(p.strip().lower() for p in value))
+    if not patterns:
+        raise _refused("'allowed_hosts' needs at least one host, such as api.openai.com.")
+    if len(patterns) > MAX_PATTERNS:
+        raise _refused(f"'allowed_hosts' takes at most {MAX_PATTERNS} hosts.")
+    for pattern in patterns:
+        _check(pattern)
+    return patterns
+
+
+def _check(pattern):
+    shown = pattern[:60]
+    if len(pattern) > MAX_LENGTH:
+        raise _refused(f"A host pattern is longer than {MAX_LENGTH} characters.")
+    if "://" in pattern or "/" in pattern:
+        raise _refused(f"'{shown}' is a URL; give the host alone, such as api.openai.com.")
+    if pattern in ("*", "*.") or pattern.startswith("*") and not pattern.startswith("*."):
+        raise _refused(f"'{shown}' would match too much; a wildcard is '*.' and a domain, "
+                       "such as *.openai.azure.com.")
+    match = _PATTERN.fullmatch(pattern)
+    if match is None or pattern.startswith("*.") and "." not in pattern[2:]:
+        raise _refused(f"'{shown}' is not a host pattern: a host, host:port or *.domain.")
+    if match["port"] is not None and not 0 < int(match["port"]) < 65536:
+        raise _refused(f"'{shown}' has a port outside 1 to 65535.")
+
+
+def _refused(message):
+    return FieldError("allowed_hosts", message, "invalid_allowed_hosts")
+
+
+def default_for(base_url):
+    """The patterns a new secret gets from its provider's (effective) default base URL: its host,
+    with the port when the URL names one; a {placeholder} label becomes a wildcard (Azure's
+    {resource}.openai.azure.com is *.openai.azure.com). None when there is no default URL."""
+    if not base_url:
+        return None
+    netloc = urlsplit(base_url).netloc.rpartition("@")[2].lower()
+    return [re.sub(r"^\{[^}]*\}\.", "*.", netloc)]
+
+
+def allows(patterns, url):
+    """True when the URL's host (and port) matches one of the patterns."""
+    try:
+        parts = urlsplit(url or "")
+        host, port = (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return False
+    host = f"[{host}]" if ":" in host else host
+    return bool(host) and any(_matches(p, host, port) for p in patterns or ())
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _matches(pattern, host, port):
+    name, _, wanted = pattern.rpartition(":") if not pattern.endswith("]") and ":" in pattern else (pattern, "", "")
+    if wanted and int(wanted) != port:
+        return False
+    if name.startswith("*."):
+        return host.endswith(name[1:])
+    return host == name
+
+
+def describe(url):
+    """host[:port] as a pattern would name it, for messages."""
+    parts = urlsplit(url or "")
+    host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{parts.port}" if parts.port else host
