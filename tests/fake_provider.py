@@ -28,12 +28,12 @@ BODY_MARKER = "UPSTREAM-BODY-MARKER"  # in every error body: our messages must n
 
 
 class FakeProvider:
-    def __init__(self):
-        self.server = _Server(("127.0.0.1", 0), _Handler)
+    def __init__(self, host="127.0.0.1"):  # any loopback address: 127.0.0.2 plays another host
+        self.server = _Server((host, 0), _Handler)
         self.server.fake = self
         port = self.server.server_address[1]
-        self.openai_base = f"http://127.0.0.1:{port}/openai/v1"
-        self.anthropic_base = f"http://127.0.0.1:{port}/anthropic"
+        self.openai_base = f"http://{host}:{port}/openai/v1"
+        self.anthropic_base = f"http://{host}:{port}/anthropic"
         self.lock = threading.Lock()
         self.reset()
 

@@ -1,0 +1,197 @@
+"""A key goes only where its owner allowed. A thief holding an API token, or a stolen session
+(cookie and CSRF token, not the password), tries every route that can carry a stored key to a
+host of theirs: a second fake server on 127.0.0.2 that records whatever reaches it."""
+import pytest
+
+from tests.fake_provider import FakeProvider
+from tests.helpers import PASSWORD, make_user, sign_in, token_for
+from vault import create_app
+from vault.db import AuditEvent, ProviderSecret, database
+
+SECRET, OWN_KEY, ANTHROPIC_KEY = "sk-egress-provider-0001", "sk-egress-own-key-0002", "sk-ant-egress-0003"
+CHAT = {"messages": [{"role": "user", "content": "hello"}]}
+
+
+@pytest.fixture(scope="module")
+def attacker():
+    server = FakeProvider("127.0.0.2").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def vault_app(app_config, fake_provider, attacker):
+    attacker.reset()
+    app = create_app({**app_config, "VAULT_UPSTREAM_TIMEOUT": 2.0, "VAULT_PROVIDER_BASE_URLS":
+                      f"openai={fake_provider.openai_base},anthropic={fake_provider.anthropic_base}"})
+    make_user(app, "ada@example.com")
+    return app
+
+
+@pytest.fixture
+def ada(vault_app):
+    client = sign_in(vault_app.test_client(), "ada@example.com")
+    for provider, key in (("openai", SECRET), ("anthropic", ANTHROPIC_KEY)):
+        assert client.post("/api/secrets", json={"provider": provider, "api_key": key}).status_code == 201
+    return client
+
+
+@pytest.fixture(params=["token", "session"])
+def thief(request, vault_app, ada):
+    """What the attacker holds: ada's API token (with every scope, as old tokens have), or her
+    signed-in session itself."""
+    if request.param == "session":
+        return ada
+    client = vault_app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token_for(vault_app, 'ada@example.com')}"
+    return client
+
+
+def model(client, name, **fields):
+    answer = client.post("/api/models", json={"name": name, "provider": "openai", "model_id": "echo", **fields})
+    assert answer.status_code == 201, answer.json
+    return answer.json["model"]["id"]
+
+
+def refused(answer, code, status=403):
+    assert answer.status_code == status, answer.get_data(as_text=True)[:300]
+    assert answer.json["error"]["code"] == code, answer.json
+    return answer
+
+
+def chats(client, ref):
+    """Every chat route this client can reach with a model reference."""
+    answers = [client.post("/api/chat", json={"model_id": ref, "stream": stream, **CHAT}) for stream in (False, True)]
+    if "HTTP_AUTHORIZATION" in client.environ_base:
+        answers += [client.post("/v1/chat/completions", json={"model": ref, "stream": stream, **CHAT})
+                    for stream in (False, True)]
+    return answers
+
+
+def assert_nothing_arrived(attacker):
+    assert attacker.calls == [], f"a request reached the attacker's host: {attacker.keys_seen()}"
+
+
+def test_a_model_pointed_at_the_thiefs_host_cannot_chat_with_the_provider_secret(thief, attacker):
+    stolen = model(thief, "exfil", base_url=attacker.openai_base)
+    for answer in chats(thief, "exfil") + chats(thief, stolen):
+        refused(answer, "host_not_allowed")
+        assert "127.0.0.2" in answer.json["error"]["message"] and "Secrets page" in answer.json["error"]["message"]
+    assert_nothing_arrived(attacker)
+
+
+def test_moving_a_relying_model_to_the_thiefs_host_cannot_chat(thief, ada, attacker, fake_provider):
+    mid = model(ada, "relying")
+    assert thief.patch(f"/api/models/{mid}", json={"base_url": attacker.openai_base}).status_code == 200
+    for answer in chats(thief, "relying"):
+        refused(answer, "host_not_allowed")
+    refused(thief.post(f"/api/models/{mid}/test"), "host_not_allowed")
+    assert_nothing_arrived(attacker)
+    assert fake_provider.calls == []  # refused before any connection, to anyone
+
+
+@pytest.mark.parametrize("provider,auth_type", [("openai", None), ("anthropic", "bearer"), ("anthropic", None)])
+def test_test_connection_before_saving_cannot_send_a_stored_key_to_the_thief(thief, attacker, provider, auth_type):
+    base = attacker.anthropic_base if provider == "anthropic" else attacker.openai_base
+    body = {"provider": provider, "model_id": "x", "base_url": base, **({"auth_type": auth_type} if auth_type else {})}
+    refused(thief.post("/api/models/test", json=body), "host_not_allowed")
+    assert_nothing_arrived(attacker)
+
+
+def test_the_test_connection_form_cannot_send_the_key_either(ada, attacker):
+    page = ada.post("/models/test", headers={"HX-Request": "true"}, data={
+        "mode": "manual", "provider": "openai", "model_id": "x", "base_url": attacker.openai_base,
+        "auth_type": "bearer"})
+    assert "may not be sent to 127.0.0.2" in page.get_data(as_text=True)
+    assert_nothing_arrived(attacker)
+
+
+def test_a_models_own_key_does_not_follow_it_to_another_host(thief, ada, attacker, fake_provider):
+    mid = model(ada, "own", api_key=OWN_KEY)
+    refused(thief.patch(f"/api/models/{mid}", json={"base_url": attacker.openai_base}), "key_rebind_required", 409)
+    assert ada.get(f"/api/models/{mid}").json["model"]["base_url"] == fake_provider.openai_base  # unchanged
+    assert thief.post("/api/chat", json={"model_id": "own", **CHAT}).status_code == 200
+    assert_nothing_arrived(attacker)
+    assert fake_provider.keys_seen() == [OWN_KEY]
+    # with a key of their own, the model may move: the thief gets only what they typed
+    moved = thief.patch(f"/api/models/{mid}", json={"base_url": attacker.openai_base, "api_key": "sk-thiefs-own-9"})
+    assert moved.status_code == 200
+    thief.post("/api/chat", json={"model_id": "own", **CHAT})
+    assert attacker.keys_seen() == ["sk-thiefs-own-9"]
+
+
+def test_a_token_cannot_widen_where_a_key_may_go(vault_app, ada, attacker):
+    client = vault_app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token_for(vault_app, 'ada@example.com')}"
+    widen = {"allowed_hosts": ["127.0.0.2"], "password": PASSWORD}
+    refused(client.put("/api/secrets/openai", json=widen), "session_required")
+    assert ada.get("/api/secrets/openai").json["secret"]["allowed_hosts"] != ["127.0.0.2"]
+
+
+@pytest.mark.parametrize("password", [None, "", "not the password"])
+def test_a_stolen_session_cannot_widen_where_a_key_may_go_without_the_password(ada, password):
+    before = ada.get("/api/secrets/openai").json["secret"]
+    body = {"allowed_hosts": ["127.0.0.2"], **({"password": password} if password is not None else {})}
+    refused(ada.put("/api/secrets/openai", json=body), "reauthentication_required")
+    assert ada.get("/api/secrets/openai").json["secret"] == before
+
+
+def test_a_wrong_password_for_allowed_hosts_counts_against_the_sign_in_limit(ada):
+    body = {"allowed_hosts": ["127.0.0.2"], "password": "guess"}
+    statuses = [ada.put("/api/secrets/openai", json=body).status_code for _ in range(6)]
+    assert statuses == [403] * 5 + [429]
+
+
+def test_the_owner_allows_a_host_with_the_password_and_it_is_audited(ada, attacker, fake_provider):
+    before = ada.get("/api/secrets/openai").json["secret"]
+    host = fake_provider.openai_base.split("/")[2]
+    assert before["allowed_hosts"] == [host]
+    allowed = ada.put("/api/secrets/openai", json={"allowed_hosts": [host, "127.0.0.2"], "password": PASSWORD,
+                                                   "expected_version": before["version"]})
+    assert allowed.status_code == 200, allowed.json
+    assert allowed.json["secret"]["allowed_hosts"] == [host, "127.0.0.2"]
+    assert allowed.json["secret"]["version"] == before["version"] + 1
+    event = ada.get("/api/secrets/openai/history").json["events"][0]
+    assert (event["action"], event["outcome"], event["detail"]) == ("allow_hosts", "ok", f"{host} 127.0.0.2")
+    model(ada, "elsewhere", base_url=attacker.openai_base)
+    assert ada.post("/api/chat", json={"model_id": "elsewhere", **CHAT}).status_code == 200
+    assert attacker.keys_seen() == [SECRET]  # now it may go there: the owner said so
+
+
+@pytest.mark.parametrize("hosts,named", [
+    (["https://api.openai.com"], "is a URL"), (["api.openai.com/v1"], "is a URL"), ([""], "is not a host"),
+    (["*"], "too much"), (["*com"], "too much"), (["a" * 254], "longer than 253"), ([], "at least one"),
+    ([f"h{n}.example.com" for n in range(21)], "at most 20"), ("", "at least one"), ([7], "list of host"),
+    (["host:99999"], "outside 1 to 65535"), (["bad host"], "not a host")])
+def test_malformed_host_patterns_are_refused_with_the_field_named(ada, hosts, named):
+    before = ada.get("/api/secrets/openai").json["secret"]
+    answer = refused(ada.put("/api/secrets/openai", json={"allowed_hosts": hosts, "password": PASSWORD}),
+                     "invalid_allowed_hosts", 400)
+    assert named in answer.json["error"]["message"] and "allowed_hosts" in answer.json["error"]["message"] \
+        or named in answer.json["error"]["message"]
+    assert ada.get("/api/secrets/openai").json["secret"] == before
+
+
+def test_a_custom_secret_must_say_where_it_may_go(ada):
+    refused(ada.post("/api/secrets", json={"provider": "custom", "api_key": "sk-custom-0123456789"}),
+            "allowed_hosts_required", 400)
+    made = ada.post("/api/secrets", json={"provider": "custom", "api_key": "sk-custom-0123456789",
+                                          "allowed_hosts": ["LLM.example.com:8443", "*.corp.example"]})
+    assert made.status_code == 201 and made.json["secret"]["allowed_hosts"] == ["llm.example.com:8443",
+                                                                                "*.corp.example"]
+
+
+def test_every_test_and_check_is_audited_with_key_source_and_host(vault_app, ada, attacker, fake_provider):
+    host = fake_provider.openai_base.split("/")[2]
+    mid = model(ada, "relying")
+    assert ada.post(f"/api/models/{mid}/test").json["ok"] is True
+    ada.post("/api/models/test", json={"provider": "openai", "model_id": "echo", "base_url": attacker.openai_base})
+    ada.post("/api/secrets/openai/check")
+    with vault_app.app_context(), database.connection_context():
+        rows = {(e.action, e.subject, e.outcome, e.detail) for e in AuditEvent.select()}
+        used = ProviderSecret.get(ProviderSecret.provider == "openai").last_used_at
+    assert ("model.test", f"model:{mid}", "ok", f"provider_secret → {host}") in rows
+    assert ("model.test", "model:unsaved", "host_not_allowed", "→ 127.0.0.2:" + attacker.openai_base.split(":")[2]
+            .split("/")[0]) in rows
+    assert ("secret.check", "secret:openai", "ok", f"provider_secret → {host}") in rows
+    assert used is not None
