@@ -239,3 +239,38 @@ def test_fragment_writes_need_the_csrf_token(ada):
     del ada.environ_base["HTTP_X_CSRFTOKEN"]
     assert add(ada).status_code == 403
     assert ada.delete("/secrets/openai", headers=HX).status_code == 403
+
+
+def test_allowed_hosts_change_inline_only_with_the_password(ada, db):
+    add(ada)
+    form = ada.get("/secrets/openai/hosts", headers=HX)
+    assert form.status_code == 200 and 'id="openai-allowed-hosts"' in html(form)
+    assert 'value="api.openai.com"' in html(form) and 'type="password"' in html(form)
+
+    wrong = ada.post("/secrets/openai/hosts", headers=HX,
+                     data={"allowed_hosts": "api.openai.com llm.example.com", "password": "not it"})
+    assert wrong.status_code == 422 and "The password is wrong" in html(wrong)
+    assert 'value="api.openai.com llm.example.com"' in html(wrong)  # what was typed, to try again
+    bad = ada.post("/secrets/openai/hosts", headers=HX, data={"allowed_hosts": "https://x.example", "password": "x"})
+    assert bad.status_code == 422 and "is a URL" in html(bad)
+    with db():
+        assert ProviderSecret.get().allowed_hosts == "api.openai.com"
+
+    from tests.helpers import PASSWORD
+    done = ada.post("/secrets/openai/hosts", headers=HX,
+                    data={"allowed_hosts": "api.openai.com, llm.example.com", "password": PASSWORD})
+    assert done.status_code == 200 and root(done) == '<tr id="secret-openai" class="configured">'
+    assert done.headers["HX-Trigger"] == "secrets-changed"
+    assert "<code>llm.example.com</code>" in html(done)
+    with db():
+        assert ProviderSecret.get().allowed_hosts == "api.openai.com llm.example.com"
+
+
+def test_adding_a_custom_key_asks_where_it_may_go(ada, db):
+    form = ada.get("/secrets/custom/new", headers=HX)
+    assert 'id="custom-allowed-hosts"' in html(form)
+    missing = add(ada, "custom", allowed_hosts="")
+    assert missing.status_code == 422 and "at least one host" in html(missing)
+    assert add(ada, "custom", allowed_hosts="llm.internal:8443").status_code == 201
+    with db():
+        assert ProviderSecret.get().allowed_hosts == "llm.internal:8443"

@@ -4,6 +4,7 @@ always a 4xx in the error shape (or a harmless success), never a 500, and a refu
 nothing. Tests also fail when a write route appears that the sweep does not know."""
 import pytest
 
+from tests.helpers import PASSWORD
 from tests.sweep import HX, build_world, snapshot
 
 CHAT = [{"role": "user", "content": "hi"}]
@@ -35,7 +36,8 @@ def json_routes(w):
                                                           "base_url": "http://127.0.0.1:9/v1", "auth_type": "bearer",
                                                           "api_key": "sk-valid-model-key-1"}),
         ("POST", "/api/models/<model_uuid>/test", f"/api/models/{m}/test", None),
-        ("POST", "/api/tokens", "/api/tokens", {"name": "n", "expires_in_days": 5}),
+        ("POST", "/api/tokens", "/api/tokens", {"name": "n", "expires_in_days": 5, "scopes": ["chat"],
+                                                "models": ["ada-private"], "password": PASSWORD}),
         ("DELETE", "/api/tokens/<int:token_id>", "/api/tokens/999999", None),
         ("POST", "/api/chat", "/api/chat", {"model_id": m, "messages": CHAT, "stream": False, "temperature": 0.5,
                                             "max_tokens": 10, "tools": TOOL}),
@@ -110,9 +112,10 @@ def test_ids_that_are_not_ids(world):
 FORMS = {  # path: fields a browser would post
     "/models": ["mode", "name", "provider", "model_id", "base_url", "auth_type", "api_key"],
     "/models/test": ["mode", "provider", "model_id", "base_url", "auth_type", "api_key"],
-    "/secrets/groq": ["api_key", "expires_at"],
+    "/secrets/groq": ["api_key", "expires_at", "allowed_hosts"],
     "/secrets/openai/rotate": ["api_key", "expires_at", "expected_version"],
-    "/tokens": ["name", "expires_in_days"],
+    "/secrets/openai/hosts": ["allowed_hosts", "password", "expected_version"],
+    "/tokens": ["name", "expires_in_days", "scopes", "models", "password"],
     "/account/password": ["current_password", "new_password", "confirm"],
     "/account/delete": ["confirm_email", "confirm_password"],
     "/register": ["email", "password", "confirm"],
@@ -143,7 +146,8 @@ def test_forms_refuse_odd_values_without_writing(world):
 
 def test_the_sweep_knows_every_write_route(world):
     known = {(method, rule) for method, rule, _, _ in json_routes(world)}
-    forms = {"/models", "/models/test", "/secrets/<provider>", "/secrets/<provider>/rotate", "/tokens",
+    forms = {"/models", "/models/test", "/secrets/<provider>", "/secrets/<provider>/rotate",
+             "/secrets/<provider>/hosts", "/tokens",
              "/account/password", "/account/delete", "/register", "/models/<model_uuid>"}
     no_body = {"/logout", "/login", "/models/<model_uuid>/delete", "/models/<model_uuid>/remove-key",
                "/models/<model_uuid>/test", "/secrets/<provider>/check", "/tokens/<int:token_id>/revoke",

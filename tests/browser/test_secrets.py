@@ -3,7 +3,7 @@ and delete, each swapped in place without a page reload."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import close_pool, register
+from tests.helpers import PASSWORD, close_pool, register
 
 from vault import create_app
 
@@ -72,4 +72,25 @@ def test_cancel_puts_the_row_back(page):
     page.get_by_role("button", name="Cancel").click()
     expect(row.get_by_role("button", name="Add key")).to_be_visible()
     expect(page.get_by_label("API key")).to_have_count(0)
+    assert page.console_errors == []
+
+
+def test_allow_a_host_with_the_password_in_place(page, fake_provider):
+    register(page)
+    row = page.locator("#secret-openai")
+    row.get_by_role("button", name="Add key").click()
+    page.get_by_label("API key").fill(FIRST)
+    page.get_by_role("button", name="Save").click()
+    host = fake_provider.openai_base.split("/")[2]
+    expect(row).to_contain_text(f"sent only to {host}")
+
+    row.get_by_role("button", name="Allowed hosts").click()
+    page.get_by_label("Allowed hosts").fill(f"{host} llm.example.com")
+    page.get_by_label("Your password").fill("wrong password")
+    page.get_by_role("button", name="Save hosts").click()
+    expect(row).to_contain_text("The password is wrong")
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_role("button", name="Save hosts").click()
+    expect(row).to_contain_text("llm.example.com")
+    expect(row).to_contain_text("v2")
     assert page.console_errors == []

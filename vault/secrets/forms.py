@@ -2,11 +2,13 @@
 import datetime as dt
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, PasswordField, SubmitField
+from wtforms import DateField, IntegerField, PasswordField, StringField, SubmitField
 from wtforms.validators import NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
+from .. import hosts
 from ..errors import BadRequest
+from ..urls import base_url_for
 from ..validate import clean_key
 
 
@@ -15,14 +17,18 @@ class SecretForm(FlaskForm):
     api_key = PasswordField("API key", render_kw={"autocomplete": "off", "spellcheck": "false",
                                                   "autocapitalize": "off"})
     expires_at = DateField("Expires on", validators=[Optional()])
+    allowed_hosts = StringField("Allowed hosts", render_kw={"spellcheck": "false", "autocapitalize": "off"})
     expected_version = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(1)])
     submit = SubmitField("Save")
 
     def __init__(self, provider, secret=None, **kwargs):
-        """`secret` set means rotating it: a blank key then keeps the key and changes the expiry."""
+        """`secret` set means rotating it: a blank key then keeps the key and changes the expiry.
+        Adding one, the hosts it may go to start as the provider's default."""
         if secret is not None:
             kwargs.setdefault("data", {"expires_at": secret.expires_at and secret.expires_at.date(),
                                        "expected_version": secret.version})
+        else:
+            kwargs.setdefault("data", {"allowed_hosts": " ".join(hosts.default_for(base_url_for(provider)) or ())})
         super().__init__(**kwargs)
         self.secret = secret
         for f in self:  # two rows may have their forms open at once: ids must stay unique
@@ -33,6 +39,14 @@ class SecretForm(FlaskForm):
             return
         try:
             field.data = clean_key(field.data or "")
+        except BadRequest as exc:
+            raise ValidationError(exc.message) from None
+
+    def validate_allowed_hosts(self, field):
+        if self.secret is not None:
+            return  # rotating keeps the hosts: changing them is its own form, with the password
+        try:
+            hosts.parse(field.data or "")  # the text stays, to show again; the service parses it
         except BadRequest as exc:
             raise ValidationError(exc.message) from None
 
@@ -48,3 +62,23 @@ class SecretForm(FlaskForm):
         if self.expires_at.data != (current.date() if current else None):
             changes["expires_at"] = self.expiry()  # a time set through the API survives a rotation
         return changes if len(changes) > 1 or changes["api_key"] else None
+
+
+class HostsForm(FlaskForm):
+    """Where the key may be sent: changed only with the account password."""
+    allowed_hosts = StringField("Allowed hosts", render_kw={"spellcheck": "false", "autocapitalize": "off"})
+    password = PasswordField("Your password", render_kw={"autocomplete": "current-password"})
+    expected_version = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(1)])
+
+    def __init__(self, provider, secret, **kwargs):
+        kwargs.setdefault("data", {"allowed_hosts": secret.allowed_hosts, "expected_version": secret.version})
+        super().__init__(**kwargs)
+        self.secret = secret
+        for f in self:
+            f.id = f"{provider}-{f.name.replace('_', '-')}"
+
+    def validate_allowed_hosts(self, field):
+        try:
+            hosts.parse(field.data or "")  # the text stays, to show again; the service parses it
+        except BadRequest as exc:
+            raise ValidationError(exc.message) from None

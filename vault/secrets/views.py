@@ -3,14 +3,17 @@ fragments. All work goes through service.py, the same functions /api/secrets cal
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from ..auth.users import ReauthenticationRequired, reauthenticate
 from ..htmx import fragment, is_htmx, page_or_fragment, removed
+from ..ratelimit import guarded, password_refused
 from . import service
-from .forms import SecretForm
+from .forms import HostsForm, SecretForm
 
 bp = Blueprint("secrets", __name__, url_prefix="/secrets")
 
 ROW = "secrets/_partials/secret_row.html"
 FORM = "secrets/_partials/secret_form.html"
+HOSTS_FORM = "secrets/_partials/hosts_form.html"
 
 
 @bp.before_request
@@ -46,7 +49,7 @@ def create(provider):
     form = SecretForm(provider)
     if not form.validate_on_submit():
         return render_template(FORM, r=r, form=form), 422
-    service.create(current_user, provider, form.api_key.data, form.expiry())
+    service.create(current_user, provider, form.api_key.data, form.expiry(), form.allowed_hosts.data)
     return fragment(ROW, 201, trigger="secrets-changed", r=service.row(current_user, provider))
 
 
@@ -82,6 +85,36 @@ def check(provider):
 def history(provider):
     return fragment("secrets/_partials/secret_history.html", provider=provider,
                     events=service.history(current_user, provider))
+
+
+@bp.get("/<provider>/hosts")
+def hosts(provider):
+    form = HostsForm(provider, service.get(current_user, provider, "secret.allow_hosts"), formdata=None)
+    return fragment(HOSTS_FORM, r=service.row(current_user, provider), form=form) if is_htmx() else _to_row(provider)
+
+
+@bp.post("/<provider>/hosts")
+@guarded("RATELIMIT_LOGIN", password_refused)
+def allow_hosts(provider):
+    form = HostsForm(provider, service.get(current_user, provider, "secret.allow_hosts"))
+    if form.validate_on_submit() and _hosts_changed(form, provider):
+        return fragment(ROW, trigger="secrets-changed", r=service.row(current_user, provider))
+    return render_template(HOSTS_FORM, r=service.row(current_user, provider), form=form), 422
+
+
+def _hosts_changed(form, provider):
+    try:
+        reauthenticate(current_user, form.password.data, "secret.allow_hosts")
+        service.allow_hosts(current_user, provider, form.allowed_hosts.data, form.expected_version.data)
+    except ReauthenticationRequired as exc:
+        form.password.errors.append(exc.message)
+        return False
+    except service.VersionConflict as exc:
+        form.expected_version.data, form.expected_version.raw_data = exc.current, [str(exc.current)]
+        form.form_errors.append(f"This secret changed in another tab or through the API (it is now "
+                                f"version {exc.current}). Save again to replace it.")
+        return False
+    return True
 
 
 def _rotated(form, provider):
