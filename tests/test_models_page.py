@@ -143,3 +143,18 @@ def test_a_base_url_override_is_the_default_the_form_shows_and_saves(app_config)
     assert add(ada, provider="custom", model_id="local-llm", name="local").status_code == 201
     assert add(ada).status_code == 201
     assert {m["base_url"] for m in ada.get("/api/models").json["models"]} == {gateway}
+
+
+def test_the_form_warns_before_saving_when_the_secret_may_not_go_to_that_host(ada):
+    ada.post("/api/secrets", json={"provider": "openai", "api_key": "sk-provider-secret-1234"})
+    note = ada.get("/models/key-note", query_string={"mode": "manual", "provider": "openai",
+                                                     "base_url": "https://llm.example.com/v1"}, headers=HX)
+    text = note.get_data(as_text=True)
+    assert note.status_code == 200 and 'id="provider-secret-note"' in text
+    assert "may not be sent to llm.example.com" in text and "Secrets page" in text
+    fine = ada.get("/models/key-note", query_string={"mode": "manual", "provider": "openai",
+                                                     "base_url": "https://api.openai.com/v1"}, headers=HX)
+    assert "✓ Without a key here" in fine.get_data(as_text=True)
+    # the form itself, after a failed save, says it too
+    refused = add(ada, mode="manual", provider="openai", base_url="https://llm.example.com/v1", name="")
+    assert refused.status_code == 422 and "may not be sent to llm.example.com" in refused.get_data(as_text=True)

@@ -111,3 +111,16 @@ def test_playground_streams_an_answer(page, fake_provider):
     assert len(partial) < len(final)  # it grew while streaming, not in one piece
     assert "Key source: provider_secret" in page.locator("#chat-meta").inner_text()
     assert page.console_errors == []
+
+
+def test_typing_a_base_url_the_secret_may_not_reach_warns_before_saving(page):
+    register(page)
+    add_secret(page)
+    open_manual_form(page)
+    note = page.locator("#provider-secret-note")
+    expect(note).to_contain_text("✓ Without a key here")
+    page.get_by_label("Base URL").fill("https://llm.example.com/v1")
+    expect(note).to_contain_text("may not be sent to llm.example.com")
+    page.get_by_label("Base URL").fill(page.evaluate("document.querySelector('[name=base_url]').defaultValue"))
+    expect(note).to_contain_text("✓ Without a key here")
+    assert page.console_errors == []

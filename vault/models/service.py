@@ -62,6 +62,13 @@ def host_warning(model, secrets):
             "secret's allowed hosts on the Secrets page.")
 
 
+def unsaved_host_warning(secrets, entry, base_url):
+    """host_warning for a model not saved yet, from its provider and base URL."""
+    if not base_url or "{" in base_url:
+        return None
+    return host_warning(LLMModel(provider=entry.id, base_url=base_url, auth_type=entry.auth_type), secrets)
+
+
 def as_json(model, secrets):
     source, preview = key_status(model, secrets)
     return {"id": model.id, "name": model.name, "provider": model.provider, "model_id": model.model_id,

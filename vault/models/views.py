@@ -34,13 +34,18 @@ def form():
     return _form_fragment(form)
 
 
+@bp.get("/key-note")
+def key_note():
+    """The add form's note on which key a model would use, again as its base URL is typed:
+    the warning comes before saving, not after the model is live."""
+    return _form_fragment(_new_form(request.args), "models/_partials/key_note.html")
+
+
 @bp.post("")
 def create():
     form = _new_form()
     if form.validate_on_submit() and _saved(form, lambda: service.create(current_user, form.values())):
-        return fragment("models/_partials/model_form.html", 201, trigger="models-changed",
-                        form=_new_form(None), secrets=service.secrets_by_provider(current_user),
-                        created=form.name.data)
+        return _form_fragment(_new_form(None), created=form.name.data), 201, {"HX-Trigger": "models-changed"}
     return _form_fragment(form), 422
 
 
@@ -107,9 +112,11 @@ def _saved(form, save):
         return False
 
 
-def _form_fragment(form):
-    return render_template("models/_partials/model_form.html", form=form,
-                           secrets=service.secrets_by_provider(current_user))
+def _form_fragment(form, template="models/_partials/model_form.html", **ctx):
+    secrets = service.secrets_by_provider(current_user)
+    base_url = form.base_url.data if form.mode.data == "manual" else form.default_base_url
+    return render_template(template, form=form, entry=form.entry, secrets=secrets,
+                           host_warning=service.unsaved_host_warning(secrets, form.entry, base_url), **ctx)
 
 
 def _rows():
