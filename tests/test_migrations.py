@@ -1,0 +1,45 @@
+"""Schema migrations on a database written by an older version: what existed keeps working."""
+import json
+
+from playhouse.migrate import SchemaMigrator, migrate
+
+from vault import db as vault_db
+from vault.db import ApiToken, AuditEvent, ProviderSecret, VaultMeta, database, utcnow
+
+NEW_COLUMNS = (("provider_secret", "allowed_hosts"), ("api_token", "scopes"), ("api_token", "models"),
+               ("audit_event", "detail"))
+
+
+def version_0(app):
+    """The schema before key egress, with a user, two secrets, a custom model and a token in it."""
+    migrator = SchemaMigrator.from_database(database.obj)
+    migrate(*(migrator.drop_column(table, column) for table, column in NEW_COLUMNS))
+    VaultMeta.write("schema_version", "0")
+    now, p = utcnow(), database.param
+    insert = lambda table, row: database.execute_sql(  # noqa: E731 - only the old columns exist
+        f'INSERT INTO "{table}" ({", ".join(row)}) VALUES ({", ".join([p] * len(row))})', list(row.values()))
+    insert("user", {"email": "old@example.com", "password_hash": "x", "created_at": now})
+    uid = database.execute_sql('SELECT id FROM "user"').fetchone()[0]
+    for provider in ("openai", "custom"):
+        insert("provider_secret", {"user_id": uid, "provider": provider, "api_key_encrypted": "v1.x.y",
+                                   "key_preview": "…", "fingerprint": "sha256:0", "version": 1,
+                                   "created_at": now, "updated_at": now})
+    insert("llm_model", {"id": "00000000-0000-4000-8000-000000000001", "user_id": uid, "name": "local",
+                         "provider": "custom", "model_id": "m", "base_url": "http://llm.lan:8080/v1",
+                         "auth_type": "bearer", "supports_streaming": True, "supports_tools": False,
+                         "created_at": now, "updated_at": now})
+    insert("api_token", {"user_id": uid, "name": "old", "token_hash": "0" * 64, "prefix": "psv_old",
+                         "created_at": now})
+
+
+def test_older_database_gets_host_bindings_and_its_tokens_keep_every_scope(app):
+    with app.app_context(), database.connection_context():
+        version_0(app)
+        assert vault_db.migrate() == len(vault_db.MIGRATIONS)
+        hosts = {s.provider: s.allowed_hosts for s in ProviderSecret.select()}
+        token = ApiToken.get()
+        assert hosts == {"openai": "api.openai.com", "custom": "llm.lan:8080"}  # custom: where it went
+        assert token.scopes == "chat manage" and token.models is None
+        assert AuditEvent.select().where(AuditEvent.detail.is_null(False)).count() == 0
+        assert vault_db.migrate() == len(vault_db.MIGRATIONS)  # and once only
+        assert json.loads(VaultMeta.read("schema_version")) == len(vault_db.MIGRATIONS)
