@@ -195,3 +195,14 @@ def test_every_test_and_check_is_audited_with_key_source_and_host(vault_app, ada
             .split("/")[0]) in rows
     assert ("secret.check", "secret:openai", "ok", f"provider_secret → {host}") in rows
     assert used is not None
+
+
+def test_a_check_obeys_allowed_hosts_too(ada, fake_provider):
+    """A check goes to the provider's default base URL; once the owner has narrowed the secret to
+    other hosts, the check is refused like any other call, and the refusal is in the history."""
+    assert ada.put("/api/secrets/openai", json={"allowed_hosts": ["llm.example.com"],
+                                                "password": PASSWORD}).status_code == 200
+    refused(ada.post("/api/secrets/openai/check"), "host_not_allowed")
+    assert fake_provider.calls == []
+    event = ada.get("/api/secrets/openai/history").json["events"][0]
+    assert (event["action"], event["outcome"]) == ("check", "host_not_allowed")
