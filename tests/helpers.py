@@ -78,10 +78,11 @@ def sign_in(client, email, password=PASSWORD):
     return client
 
 def token_for(app, email, name="test"):
+    """A token made by the service directly, with both scopes (chat and manage)."""
     from vault.db import User
     from vault.tokens import service
     with app.app_context(), database.connection_context():
-        return service.issue(User.get(User.email == email), name)[1]
+        return service.issue(User.get(User.email == email), name, scopes=["chat", "manage"])[1]
 
 
 def register(page, email="ada@example.com", password=PASSWORD):

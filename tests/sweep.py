@@ -4,7 +4,7 @@ database, so a test can prove a rejected request changed nothing."""
 import os
 from dataclasses import dataclass
 
-from tests.helpers import make_user, sign_in, token_for
+from tests.helpers import PASSWORD, make_user, sign_in, token_for
 from vault import create_app
 from vault.db import MODELS, AuditEvent, database
 
@@ -46,7 +46,8 @@ def build_world(app_config, fake_provider):
                                           "api_key": MODEL_KEY}).json["model"]["id"]
     relying = ada.post("/api/models", json={"name": "ada-relying", "provider": "openai",
                                             "model_id": "echo"}).json["model"]["id"]
-    created = ada.post("/api/tokens", json={"name": "ada-cli"}).json
+    created = ada.post("/api/tokens", json={"name": "ada-cli", "scopes": ["chat", "manage"],
+                                            "password": PASSWORD}).json
     fake_provider.reset()
     return World(app, ada, bob, created["token"], token_for(app, "bob@example.com"), model, relying,
                  created["id"])

@@ -10,15 +10,16 @@ def test_form_post_without_csrf_is_refused(client, app):
 
 def test_session_json_write_without_header_is_refused(ada):
     del ada.environ_base["HTTP_X_CSRFTOKEN"]
-    response = ada.post("/api/tokens", json={"name": "x"})
+    response = ada.post("/api/tokens", json={"name": "x", "password": PASSWORD})
     assert response.status_code == 403 and response.json["error"]["code"] == "csrf_failed"
     ada.environ_base["HTTP_X_CSRFTOKEN"] = "forged"
-    assert ada.post("/api/tokens", json={"name": "x"}).status_code == 403
+    assert ada.post("/api/tokens", json={"name": "x", "password": PASSWORD}).status_code == 403
 
 
 def test_htmx_write_without_csrf_is_refused(ada):
     del ada.environ_base["HTTP_X_CSRFTOKEN"]
-    response = ada.post("/tokens", data={"name": "x"}, headers={"HX-Request": "true"})
+    response = ada.post("/tokens", data={"name": "x", "scopes": "chat", "password": PASSWORD},
+                        headers={"HX-Request": "true"})
     assert response.status_code == 403
 
 

@@ -51,7 +51,8 @@ def test_cli_init_db_create_user_and_token(app, db):
     assert made.exit_code == 0 and "lin@example.com" in made.output
     again = runner.invoke(args=["create-user", "lin@example.com"], input=f"{PASSWORD}\n{PASSWORD}\n")
     assert again.exit_code != 0 and "already exists" in again.output
-    token = runner.invoke(args=["create-token", "lin@example.com", "--name", "ci"]).output.strip()
+    token = runner.invoke(args=["create-token", "lin@example.com", "--name", "ci", "--scope", "chat",
+                                   "--scope", "manage"]).output.strip()
     assert token.startswith("psv_")
     assert app.test_client().get("/secrets", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     missing = runner.invoke(args=["create-token", "nobody@example.com"])

@@ -1,7 +1,7 @@
 """API tokens: Bearer authentication on its own, revocation, expiry, page and JSON API."""
 import datetime as dt
 
-from tests.helpers import token_for
+from tests.helpers import PASSWORD, token_for
 
 from vault.db import ApiToken, utcnow
 
@@ -11,7 +11,7 @@ def bearer(token):
 
 
 def test_token_is_shown_once_and_stored_only_as_hash(ada, db):
-    response = ada.post("/api/tokens", json={"name": "laptop"})
+    response = ada.post("/api/tokens", json={"name": "laptop", "password": PASSWORD})
     assert response.status_code == 201
     token = response.json["token"]
     assert token.startswith("psv_") and response.json["prefix"] == token[:12]
@@ -33,7 +33,7 @@ def test_bearer_token_authenticates_alone_and_skips_csrf(app, ada, client):
 
 
 def test_revoked_token_is_refused(app, ada, db):
-    token = ada.post("/api/tokens", json={"name": "ci"}).json
+    token = ada.post("/api/tokens", json={"name": "ci", "scopes": ["chat", "manage"], "password": PASSWORD}).json
     other = app.test_client()
     assert other.get("/secrets", headers=bearer(token["token"])).status_code == 200
     assert ada.delete(f"/api/tokens/{token['id']}").status_code == 204
@@ -42,7 +42,8 @@ def test_revoked_token_is_refused(app, ada, db):
 
 
 def test_expired_token_is_refused(app, ada, db):
-    token = ada.post("/api/tokens", json={"name": "short", "expires_in_days": 1}).json["token"]
+    token = ada.post("/api/tokens", json={"name": "short", "expires_in_days": 1, "scopes": ["manage"],
+                                           "password": PASSWORD}).json["token"]
     with db():
         ApiToken.update(expires_at=utcnow() - dt.timedelta(seconds=1)).execute()
     assert app.test_client().get("/secrets", headers=bearer(token)).status_code == 401
@@ -63,7 +64,7 @@ def test_token_api_rejects_bad_bodies(ada):
 
 
 def test_other_users_token_is_404_and_stays_active(app, ada, bob):
-    token_id = ada.post("/api/tokens", json={"name": "ada's"}).json["id"]
+    token_id = ada.post("/api/tokens", json={"name": "ada's", "password": PASSWORD}).json["id"]
     assert bob.delete(f"/api/tokens/{token_id}").status_code == 404
     assert bob.post(f"/tokens/{token_id}/revoke", headers={"HX-Request": "true"}).status_code == 404
     assert bob.get("/api/tokens").json["tokens"] == []
@@ -73,7 +74,8 @@ def test_other_users_token_is_404_and_stays_active(app, ada, bob):
 def test_tokens_page_fragments(ada):
     page = ada.get("/tokens")
     assert page.status_code == 200 and 'id="token-rows"' in page.get_data(as_text=True)
-    created = ada.post("/tokens", data={"name": "web"}, headers={"HX-Request": "true"})
+    created = ada.post("/tokens", data={"name": "web", "scopes": "chat", "password": PASSWORD},
+                       headers={"HX-Request": "true"})
     body = created.get_data(as_text=True)
     assert created.status_code == 201 and created.headers["HX-Trigger"] == "tokens-changed"
     assert 'id="token-form"' in body and "psv_" in body and "will not be shown again" in body
@@ -99,8 +101,9 @@ def test_bearer_request_neither_reads_nor_sets_the_session_cookie(app, ada):
 
 
 def test_a_token_cannot_use_the_tokens_page_either(app, ada):
-    created = ada.post("/api/tokens", json={"name": "ci"}).json
-    other = ada.post("/api/tokens", json={"name": "other"}).json
+    both = {"scopes": ["chat", "manage"], "password": PASSWORD}  # manage: pages, but not this one
+    created = ada.post("/api/tokens", json={"name": "ci", **both}).json
+    other = ada.post("/api/tokens", json={"name": "other", **both}).json
     bearer_only = app.test_client()
     listing = bearer_only.get("/tokens", headers=bearer(created["token"]))
     assert listing.status_code == 403 and other["prefix"] not in listing.get_data(as_text=True)

@@ -140,7 +140,8 @@ def sign_in(instance, email):
 
 
 def new_token(browser, instance, name):
-    answer = browser.post(instance.url("/api/tokens"), json={"name": name}, timeout=10)
+    answer = browser.post(instance.url("/api/tokens"), json={"name": name, "scopes": ["chat", "manage"],
+                                                             "password": PASSWORD}, timeout=10)
     assert answer.status_code == 201, answer.text
     return answer.json()["id"], {"Authorization": f"Bearer {answer.json()['token']}"}
 

@@ -5,6 +5,7 @@ from flask.cli import with_appcontext
 from . import audit, crypto, db
 from .db import User, database
 from .settings import new_master_key
+from .tokens.service import SCOPES
 
 
 @click.command("init-db", help="Create the tables and run pending migrations (safe to repeat).")
@@ -35,14 +36,24 @@ def create_user(email, password):
 @click.argument("email")
 @click.option("--name", default="cli", show_default=True, help="A label to recognise the token by.")
 @click.option("--expires-in-days", type=click.IntRange(1, 3650), help="Expire after this many days.")
+@click.option("--scope", "scopes", multiple=True, default=["chat"], show_default=True,
+              type=click.Choice(list(SCOPES)),
+              help="What the token may do; repeat for both. chat: /v1, POST /api/chat and reading "
+                   "models, providers and usage; manage: also every other /api route and the pages.")
+@click.option("--model", "models", multiple=True, metavar="NAME",
+              help="A model (by name) the token may chat with; repeat for several. None: every model.")
 @with_appcontext
-def create_token(email, name, expires_in_days):
+def create_token(email, name, expires_in_days, scopes, models):
+    from .errors import VaultError
     from .tokens import service
     with database.connection_context():
         user = User.get_or_none(User.email == email.strip().lower())
         if user is None:
             raise click.ClickException(f"No account for {email}.")
-        _, token = service.issue(user, name, expires_in_days)
+        try:
+            _, token = service.issue(user, name, expires_in_days, list(scopes), list(models) or None)
+        except VaultError as exc:  # a bad name, or a --model that is none of the user's models
+            raise click.ClickException(exc.message) from None
     click.echo(token)
 
 

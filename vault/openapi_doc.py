@@ -143,17 +143,28 @@ MODEL_SCHEMAS = {
                           key_source={"enum": KEY_SOURCES}),
 }
 
+SCOPES = {"type": "array", "minItems": 1, "items": {"enum": ["chat", "manage"]},
+          "description": "chat: /v1/*, POST /api/chat, GET /api/models, /api/providers and /api/usage; "
+                         "manage: also every other /api/* route but /api/tokens, and the pages."}
+MODEL_NAMES = {"type": ["array", "null"], "maxItems": 50,
+               "items": {"type": "string", "minLength": 1, "maxLength": 100},
+               "description": "Names of your models the chat routes may use (others: 403 "
+                              "model_not_allowed); null: every model."}
 TOKEN_FIELDS = dict(id={"type": "integer"}, name={"type": "string"},
                     prefix={"type": "string", "description": "The first 12 characters, to recognise it."},
                     created_at=TIMESTAMP, last_used_at=TIMESTAMP_OR_NULL, revoked_at=TIMESTAMP_OR_NULL,
-                    expires_at=TIMESTAMP_OR_NULL)
+                    expires_at=TIMESTAMP_OR_NULL, scopes=SCOPES, models=MODEL_NAMES)
 TOKEN_SCHEMAS = {
     "Token": obj(list(TOKEN_FIELDS), **TOKEN_FIELDS),
     "NewToken": obj(["token", *TOKEN_FIELDS], token={"type": "string", "pattern": "^psv_",
                                                       "description": "Shown once, never stored."},
                     **TOKEN_FIELDS),
-    "TokenCreate": obj(["name"], name=text(100, "Trimmed; printable characters."),
-                       expires_in_days=or_null(number(1, 3650, integer=True))),
+    "TokenCreate": obj(["name", "password"], name=text(100, "Trimmed; printable characters."),
+                       expires_in_days=or_null(number(1, 3650, integer=True)),
+                       scopes={**SCOPES, "default": ["chat"]}, models=MODEL_NAMES,
+                       password={"type": "string", "minLength": 1, "description":
+                                 "Your account password: a session alone cannot mint a token (403 "
+                                 "reauthentication_required). Wrong ones count against the sign-in limit."}),
 }
 
 CONTENT = {"anyOf": [{"type": "string"},
@@ -275,12 +286,15 @@ ERRORS = {  # status: (description, the codes a client may see)
           "expired_api_key"),
     401: ("Not signed in, or the Bearer token is invalid, revoked or expired", "unauthorized"),
     403: ("Refused", "csrf_failed (a session request without X-CSRFToken), session_required "
-          "(tokens are managed from a session), read_only (a shared catalog model)"),
+          "(tokens are managed from a session), insufficient_scope (the token's scopes do not cover "
+          "the route), model_not_allowed (the token may not use that model), reauthentication_required "
+          "(the account password is missing or wrong), read_only (a shared catalog model)"),
     404: ("No such resource, or it belongs to someone else", "not_found"),
     405: ("The path does not take this method", "method_not_allowed"),
     409: ("Conflicts with what is stored", "secret_exists, version_conflict, model_exists"),
     413: ("The body is larger than VAULT_MAX_BODY_BYTES (512 KiB by default)", "payload_too_large"),
-    429: ("The provider is rate-limiting requests", "upstream_rate_limited"),
+    429: ("Too many requests: the provider is rate-limiting, or too many wrong passwords",
+          "upstream_rate_limited, rate_limited"),
     500: ("A fault on our side", "internal_error, stored_key_unreadable (the master key does not open "
           "a stored key: enter the key again)"),
     502: ("The provider refused the key, failed or answered something unreadable",
@@ -363,14 +377,15 @@ PATHS = {
         {"200": json_ok(obj(["providers"], providers={"type": "array", "items": ref("Provider")}))}, [])},
     "/api/secrets": {
         "get": operation("listSecrets", "secrets", "Your provider secrets",
-                         {"200": json_ok(obj(["secrets"], secrets={"type": "array", "items": ref("Secret")}))}, []),
+                         {"200": json_ok(obj(["secrets"], secrets={"type": "array", "items": ref("Secret")}))},
+                         [403]),
         "post": operation("createSecret", "secrets", "Store a key for a provider (version 1)",
                           {"201": {**SECRET_OK, "description": "Created", "headers": {"Location": {
                               "required": True, "schema": {"type": "string"}}}}},
                           [400, 409], body=ref("SecretCreate"), security=WRITE)},
     "/api/secrets/{provider}": {
         "parameters": [PROVIDER],
-        "get": operation("getSecret", "secrets", "One provider secret", {"200": SECRET_OK}, [404]),
+        "get": operation("getSecret", "secrets", "One provider secret", {"200": SECRET_OK}, [403, 404]),
         "put": operation("updateSecret", "secrets", "Rotate the key and/or change the expiry",
                          {"200": SECRET_OK}, [400, 404, 409], body=ref("SecretUpdate"), security=WRITE),
         "delete": operation("deleteSecret", "secrets", "Delete the secret; models relying on it have no key",
@@ -380,7 +395,7 @@ PATHS = {
         {"200": json_ok(ref("SecretCheck"))}, [404], security=WRITE)},
     "/api/secrets/{provider}/history": {"parameters": [PROVIDER], "get": operation(
         "secretHistory", "secrets", "The secret's audit trail, newest first (at most 100 events)",
-        {"200": json_ok(obj(["events"], events={"type": "array", "items": ref("SecretEvent")}))}, [404])},
+        {"200": json_ok(obj(["events"], events={"type": "array", "items": ref("SecretEvent")}))}, [403, 404])},
     "/api/models": {
         "get": operation("listModels", "models", "Your models, then the shared catalog",
                          {"200": json_ok(obj(["models"], models={"type": "array", "items": ref("Model")}))}, []),
@@ -391,7 +406,8 @@ PATHS = {
         {"200": json_ok(ref("ConnectionTest"))}, [400], body=ref("ModelTestUnsaved"), security=WRITE)},
     "/api/models/{model_uuid}": {
         "parameters": [MODEL_UUID],
-        "get": operation("getModel", "models", "One of your models or a catalog model", {"200": MODEL_OK}, [404]),
+        "get": operation("getModel", "models", "One of your models or a catalog model", {"200": MODEL_OK},
+                         [403, 404]),
         "patch": operation("updateModel", "models", "Change a model of yours", {"200": MODEL_OK},
                            [400, 403, 404, 409], body=ref("ModelUpdate"), security=WRITE),
         "delete": operation("deleteModel", "models", "Delete a model of yours", {"204": NO_CONTENT},
@@ -403,9 +419,12 @@ PATHS = {
         "get": operation("listTokens", "tokens", "Your API tokens (session only)",
                          {"200": json_ok(obj(["tokens"], tokens={"type": "array", "items": ref("Token")}))},
                          [403], security=[{SESSION: []}]),
-        "post": operation("createToken", "tokens", "Issue a token; the answer shows it once (session only)",
-                          {"201": json_ok(ref("NewToken"), "Created")}, [400], body=ref("TokenCreate"),
-                          security=[{SESSION: [], CSRF: []}])},
+        "post": {**operation("createToken", "tokens", "Issue a token; the answer shows it once (session only)",
+                             {"201": json_ok(ref("NewToken"), "Created")}, [400, 429], body=ref("TokenCreate"),
+                             security=[{SESSION: [], CSRF: []}]),
+                 "description": "Needs the account password. 400 names the field (`scopes`, `models`); "
+                                "403 reauthentication_required without the right password; 429 after "
+                                "too many wrong ones."}},
     "/api/tokens/{token_id}": {"parameters": [TOKEN_ID], "delete": operation(
         "revokeToken", "tokens", "Revoke a token (session only)", {"204": NO_CONTENT}, [404],
         security=[{SESSION: [], CSRF: []}])},
@@ -433,8 +452,10 @@ gateway that resolves which key to use.
 
 **Authentication.** Either `Authorization: Bearer <api token>` (create one on the Tokens page), or
 the browser session cookie; with the session, unsafe methods also need the CSRF token in
-`X-CSRFToken`. A request with a Bearer header is decided by the token alone. `/api/tokens` takes the
-session only; `/v1` takes the Bearer token only.
+`X-CSRFToken`. A request with a Bearer header is decided by the token alone, within its scopes: `chat`
+(`/v1`, `POST /api/chat`, `GET /api/models`, `/api/providers`, `/api/usage`) or `manage` (also every
+other route but `/api/tokens`); outside them, 403 `insufficient_scope`. `/api/tokens` takes the
+session only, and creating a token the account password too; `/v1` takes the Bearer token only.
 
 **Errors** are always `{"error": {"code", "message"}}` with a 4xx/5xx status; under `/v1` the error
 also carries OpenAI's `type` and `param`. No answer ever contains a stored key."""

@@ -1,5 +1,5 @@
 """A person registers, signs out and signs in again, in a real Chromium."""
-from tests.helpers import register
+from tests.helpers import PASSWORD, register
 
 
 def test_register_sign_out_and_sign_in(page):
@@ -26,6 +26,7 @@ def test_create_and_revoke_a_token_without_reload(page):
     page.get_by_role("link", name="Tokens").click()
     page.evaluate("window.__marker = 42")
     page.get_by_label("Name").fill("laptop")
+    page.get_by_label("Your password").fill(PASSWORD)
     page.get_by_role("button", name="Create token").click()
     token = page.get_by_label("New API token").input_value()
     assert token.startswith("psv_")

@@ -1,5 +1,5 @@
-"""Bearer API tokens on a request: reading the header, checking the token before every view,
-and refusing the areas a token must never reach."""
+"""Bearer API tokens on a request: reading the header, checking the token and its scope before
+every view, and refusing the areas a token must never reach."""
 from flask import g, request
 
 from ..errors import Unauthorized, VaultError
@@ -26,7 +26,39 @@ def authenticate_bearer():
     if row is None:
         raise Unauthorized("The API token is invalid, revoked or expired.")
     g.api_token = row
+    needed = scope_needed(request.method, request.url_rule)
+    if needed is not None and not tokens.allows(row, needed):
+        raise InsufficientScope(_refusal(row, needed))
     return True
+
+
+class InsufficientScope(VaultError):
+    code, status = "insufficient_scope", 403
+
+
+# Which scope a Bearer request needs, by route (README, API tokens). The chat lane answers only
+# chat routes, which every scope grants, so it needs no check of its own.
+CHAT_ROUTES = {("POST", "/api/chat"), ("GET", "/api/models"), ("GET", "/api/providers"),
+               ("GET", "/api/usage")}
+NO_SCOPE = {"/api/openapi.json", "/static/<path:filename>"}  # public: a token adds nothing
+SESSION_ONLY = ("/api/tokens", "/tokens", "/account")  # they refuse every token (session_required)
+
+
+def scope_needed(method, rule):
+    """"chat", "manage", or None where no scope decides: no such route (its 404 or 405 says
+    more), the public ones and the session-only areas. Every other route and page needs manage."""
+    if rule is None or rule.rule in NO_SCOPE or rule.rule.startswith(SESSION_ONLY):
+        return None
+    method = "GET" if method == "HEAD" else method
+    if rule.rule.startswith("/v1/") or (method, rule.rule) in CHAT_ROUTES:
+        return "chat"
+    return "manage"
+
+
+def _refusal(row, needed):
+    held = tokens.scopes_of(row)
+    has = f"the {' and '.join(held)} scope{'s' if len(held) > 1 else ''}" if held else "no scope"
+    return f"This token has {has}; {request.method} {request.path[:100]} needs {needed}."
 
 
 def via_token():

@@ -4,12 +4,13 @@ import itertools
 import time
 import uuid
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from flask_login import current_user
 
 from ..auth.bearer import via_token
 from ..errors import BadRequest, Unauthorized, VaultError
 from ..models import service as models
+from ..tokens import service as tokens
 from . import relay
 from .request import chat_body
 
@@ -25,9 +26,10 @@ def token_only():
 
 @bp.get("/models")
 def list_models():
+    allowed = tokens.models_of(g.api_token)  # None: every model
     seen, data = set(), []
     for model in models.listed(current_user):  # own first: a shared namesake is shadowed
-        if model.name not in seen:
+        if model.name not in seen and (allowed is None or model.name in allowed):
             seen.add(model.name)
             data.append({"id": model.name, "object": "model", "owned_by": model.provider,
                          "created": int(model.created_at.timestamp())})

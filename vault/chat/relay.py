@@ -10,6 +10,7 @@ from .. import llm, resolver
 from ..db import close_connection
 from ..errors import NotFound
 from ..llm import UpstreamError
+from ..tokens import service as tokens
 from . import usage
 
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # proxies must not buffer
@@ -23,7 +24,8 @@ def owner():
 
 
 def resolve(ref):
-    """The model by name or id; raises NotFound / MissingApiKey before any upstream call."""
+    """The model by name or id; raises NotFound / MissingApiKey / ModelNotAllowed before any
+    upstream call."""
     if not plausible(ref):
         raise NotFound("No such model.")
     fetched = g.pop("model_row", None)  # (ref, row): the lane read it with the token
@@ -31,6 +33,9 @@ def resolve(ref):
         target = resolver.target_from(owner().id, fetched[1])
     else:
         target = resolver.resolve_by_name_or_id(owner(), ref)
+    token = g.get("api_token")
+    if token is not None:  # by the resolved model's name, however the request named it
+        tokens.check_model(token, target.name)
     # The rest of a chat needs no database (usage is counted in memory): the pooled connection
     # goes back now, not after the provider's answer, or the pool would cap concurrent chats.
     close_connection()

@@ -1,8 +1,11 @@
-"""/api/tokens: the JSON twin of the tokens page. Session only: a token cannot mint tokens."""
+"""/api/tokens: the JSON twin of the tokens page. Session only: a token cannot mint tokens, and
+minting one takes the account password too (a stolen session cookie must not mint a credential)."""
 from flask import Blueprint, jsonify
 from flask_login import current_user, login_required
 
 from ..auth.bearer import refuse_tokens
+from ..auth.users import reauthenticate
+from ..ratelimit import guarded, password_refused
 from ..validate import json_body, optional_int, required_str
 from . import service
 
@@ -21,10 +24,13 @@ def index():
 
 
 @bp.post("")
+@guarded("RATELIMIT_LOGIN", counts=password_refused)  # a wrong password counts as a failed sign-in
 def create():
-    body = json_body(allowed={"name", "expires_in_days"})
+    body = json_body(allowed={"name", "expires_in_days", "scopes", "models", "password"})
     days = optional_int(body, "expires_in_days", 1, 3650)
-    row, token = service.issue(current_user, required_str(body, "name", 100), days)
+    row, token = service.issue(
+        current_user, required_str(body, "name", 100), days, body.get("scopes", service.DEFAULT_SCOPES),
+        body.get("models"), confirm=lambda: reauthenticate(current_user, body.get("password"), "token.create"))
     return jsonify(token=token, **service.as_json(row)), 201
 
 
