@@ -1,0 +1,33 @@
+"""A person makes a chat-only token on the Tokens page, password and all, in a real Chromium;
+the token chats but cannot manage."""
+import requests
+
+from tests.helpers import PASSWORD, register
+
+
+def test_create_a_chat_only_token_with_the_password(page, live_server):
+    register(page)
+    page.get_by_role("link", name="Tokens").click()
+    page.get_by_label("Name").fill("notebook")
+    assert page.get_by_label("chat:").is_checked() and not page.get_by_label("manage:").is_checked()
+
+    page.get_by_label("Your password").fill("not the password")
+    page.get_by_role("button", name="Create token").click()
+    page.get_by_text("The password is wrong.").wait_for()
+    assert page.get_by_label("New API token").count() == 0
+
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_role("button", name="Create token").click()
+    token = page.get_by_label("New API token").input_value()
+    assert token.startswith("psv_")
+    row = page.locator("#token-rows tr", has_text="notebook")
+    row.wait_for()
+    assert row.locator(".token-scopes").inner_text().split() == ["chat"]
+    assert row.locator(".token-models").inner_text() == "every model"
+    assert page.get_by_label("Your password").input_value() == ""  # the form came back blank
+
+    headers = {"Authorization": f"Bearer {token}"}
+    assert requests.get(f"{live_server}/api/models", headers=headers, timeout=10).status_code == 200
+    refused = requests.get(f"{live_server}/api/secrets", headers=headers, timeout=10)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "insufficient_scope"
+    assert page.console_errors == []
