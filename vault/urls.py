@@ -1,6 +1,8 @@
 """Base URLs: each provider's default after VAULT_PROVIDER_BASE_URLS, and the checks on those a
 user may point a model at: well-formed, no credentials inside, and under
-VAULT_BASE_URL_POLICY=public nothing on loopback, private or link-local addresses (no SSRF)."""
+VAULT_BASE_URL_POLICY=public only globally reachable addresses (no SSRF), by one rule that
+vault/llm/http.py applies again to the addresses it connects to (no DNS rebinding)."""
+import functools
 import ipaddress
 import socket
 from urllib.parse import urlsplit
@@ -54,20 +56,52 @@ def check_base_url(url, policy="any"):
     except ValueError:
         raise BadURL("The port in the base URL is not a number from 1 to 65535.") from None
     if policy == "public":
-        refuse_private(parts.hostname)
+        public_addresses(parts.hostname, parts.port)  # NotPublic, a BadURL, says why not
     return url.rstrip("/")
 
 
-def refuse_private(host):
+class NotPublic(BadURL):
+    """The host resolves to an address that VAULT_BASE_URL_POLICY=public refuses."""
+
+
+# Ranges Python 3.11's is_global calls global and IANA's special-purpose registries do not:
+# 192.0.0.0/24 outside two small blocks (192.0.0.8 among them), IPv4-compatible and
+# IPv4-translated IPv6, local-use NAT64, site-local, SRv6 and documentation IPv6.
+_NOT_GLOBAL = tuple(ipaddress.ip_network(n) for n in (
+    "192.0.0.0/24", "::/96", "::ffff:0:0:0/96", "64:ff9b:1::/48", "fec0::/10", "5f00::/16", "3fff::/20"))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known prefix: judged by the IPv4 inside
+
+
+@functools.lru_cache(maxsize=4096)  # a pure rule that runs on every request under "public": ~5 µs uncached
+def is_public(address):
+    """The one rule for where a provider connection may go under VAULT_BASE_URL_POLICY=public:
+    a globally reachable unicast address. An IPv6 address carrying an IPv4 one (IPv4-mapped,
+    NAT64, 6to4) is judged by that IPv4 address."""
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
+        ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    except ValueError:
+        return False
+    if ip.version == 6:
+        inner = ip.ipv4_mapped or ip.sixtofour or (
+            ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None)
+        if inner is not None:
+            return is_public(inner)
+    return ip.is_global and not ip.is_multicast and not any(ip in net for net in _NOT_GLOBAL)
+
+
+def public_addresses(host, port=None):
+    """The addresses `host` resolves to, asked once and each vetted by is_public: the ones to
+    connect to. NotPublic when any one is refused (a rebinding name may answer both kinds),
+    BadURL when the name does not resolve."""
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):  # socket.gaierror is an OSError
         raise BadURL(f"The host {host} could not be resolved.") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or address.is_multicast:
-            raise BadURL(f"This server only allows public base URLs; {host} is a loopback, private or "
-                         "link-local address.")
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    if not addresses or not all(map(is_public, addresses)):
+        raise NotPublic(f"This server only allows public base URLs; {host} resolves to a loopback, "
+                        "private or link-local address.")
+    return addresses
 
 
 def host_of(url):

@@ -12,7 +12,9 @@ Interface used by the rest of the app (implemented in this package):
     stream(target, body)   -> iterator of {"type": "delta"|"tool_call"|"done", ...}
   `body` is our chat request (README, Chat: messages, temperature, max_tokens, tools).
   Both raise UpstreamError (codes in README, Errors) on failure, also mid-stream. The read timeout is
-  `timeout`, else VAULT_UPSTREAM_TIMEOUT of the app in context when adapter_for is called.
+  `timeout`, else VAULT_UPSTREAM_TIMEOUT of the app in context when adapter_for is called; its
+  VAULT_BASE_URL_POLICY too (public: a host resolving to a non-public address is refused, before
+  any connection, with UpstreamError base_url_not_public 403).
   stream() sends nothing until first iterated; closing it closes the upstream connection.
 """
 import time
@@ -29,7 +31,8 @@ def check_connection(target, timeout=10):
     """Is the provider reachable and does it take this key? Lists its models to find out."""
     started = time.perf_counter()
     try:
-        response = http.request(target, "GET", _adapter(target).models_path, timeout=timeout)
+        read, policy = http.settings(timeout)
+        response = http.request(target, "GET", _adapter(target).models_path, timeout=read, policy=policy)
         listed = http.read_json(target, response).get("data")
     except UpstreamError as exc:
         return {"ok": False, "status": exc.upstream_status, "code": exc.code, "message": exc.message,
@@ -42,8 +45,8 @@ def check_connection(target, timeout=10):
 
 
 def adapter_for(target, timeout=None):
-    """The adapter for the target's wire format, with its read timeout fixed now."""
-    return _adapter(target)(http.read_timeout(timeout))
+    """The adapter for the target's wire format, its read timeout and base URL policy fixed now."""
+    return _adapter(target)(*http.settings(timeout))
 
 
 def _adapter(target):

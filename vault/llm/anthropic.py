@@ -15,11 +15,12 @@ OTHER_ERROR = ("upstream_error", 502, "{} reported an error mid-stream.")
 class AnthropicAdapter:
     models_path = "/v1/models"  # relative to the base URL: how a key is checked
 
-    def __init__(self, timeout):
-        self.timeout = timeout
+    def __init__(self, timeout, policy="any"):
+        self.timeout, self.policy = timeout, policy  # fixed by adapter_for, in the request
 
     def complete(self, target, body):
-        response = http.request(target, "POST", PATH, fmt.request(target, body, False), self.timeout)
+        response = http.request(target, "POST", PATH, fmt.request(target, body, False), self.timeout,
+                                policy=self.policy)
         data = http.read_json(target, response)
         try:
             return fmt.answer(data, target.upstream_model)
@@ -27,8 +28,8 @@ class AnthropicAdapter:
             raise http.bad_response(target, response.status) from None
 
     def stream(self, target, body):
-        response = http.request(target, "POST", PATH, fmt.request(target, body, True), self.timeout,
-                                stream=True)
+        response = http.request(target, "POST", PATH, fmt.request(target, body, True),
+                                self.timeout, stream=True, policy=self.policy)
         state = StreamState(target)
         try:
             for name, data in sse.events(http.chunks(target, response, self.timeout)):

@@ -1,5 +1,7 @@
 """Pooled HTTP to providers on urllib3, the pool requests itself runs on: one keep-alive pool per
-host, auth headers, connect and read timeouts, and every failure turned into our UpstreamError."""
+host, auth headers, connect and read timeouts, and every failure turned into our UpstreamError.
+Under VAULT_BASE_URL_POLICY=public each request resolves its host once and connects to an
+address vetted by vault/urls.py's rule, so a name re-resolving to a private address is refused."""
 # Why not a requests.Session: even with trust_env=False it adds ~0.25 ms a call here (request
 # preparation, hooks, cookies; ~0.3 ms more with environment lookups), and iter_content/iter_lines
 # buffer events. urllib3's read1() returns whatever bytes have arrived, chunked or close-delimited.
@@ -21,6 +23,7 @@ from urllib3.exceptions import (HTTPError, NewConnectionError, ProtocolError, SS
                                 TimeoutError as Urllib3Timeout)
 
 from ..errors import VaultError
+from ..urls import BadURL, NotPublic, public_addresses
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +46,24 @@ class UpstreamError(VaultError):
 
 
 class Pools:
-    """One pool of keep-alive connections per (scheme, host, port), thread-safe, for at most
-    `size` hosts: beyond that the least recently used pool is closed. Ours rather than a
-    PoolManager's: its per-call URL parsing and pool-key building cost ~20 µs a request."""
+    """One pool of keep-alive connections per (scheme, host, port), or per (scheme, host, port,
+    address) when pinned to a vetted address; thread-safe, for at most `size` of them: beyond that
+    the least recently used pool is closed. Ours rather than a PoolManager's: its per-call URL
+    parsing and pool-key building cost ~20 µs a request."""
 
     def __init__(self, size):
         self.size = size
         self.lock = threading.Lock()
         self.by_host = OrderedDict()
 
-    def get(self, scheme, host, port):
-        key = (scheme, host, port)
+    def get(self, scheme, host, port, address=None):
+        key = (scheme, host, port, address)
         with self.lock:  # one new pool per host, however many requests race here
             pool = self.by_host.get(key)
             if pool is not None:
                 self.by_host.move_to_end(key)
                 return pool
-            pool = self.by_host[key] = _new_pool(scheme, host, port)
+            pool = self.by_host[key] = _new_pool(scheme, host, port, address)
             dropped = self.by_host.popitem(last=False)[1] if len(self.by_host) > self.size else None
         if dropped is not None:
             dropped.close()  # outside the lock: its idle connections close one by one
@@ -77,7 +81,15 @@ def pool_for(scheme, host, port):
     return pools().get(scheme, host, port)
 
 
-def _new_pool(scheme, host, port):
+def _new_pool(scheme, host, port, address=None):
+    """A pool for host, or one whose connections all go to `address` (urllib3's documented way
+    to pin an address: TLS still sends and verifies the host's name; the Host header is ours)."""
+    if address is not None:
+        name = host.strip("[]").rstrip(".")
+        if scheme == "https":
+            return HTTPSConnectionPool(address, port, maxsize=POOL_SIZE, block=False, retries=False,
+                                       ca_certs=certs.where(), server_hostname=name, assert_hostname=name)
+        return HTTPConnectionPool(address, port, maxsize=POOL_SIZE, block=False, retries=False)
     if scheme == "https":
         return HTTPSConnectionPool(host, port, maxsize=POOL_SIZE, block=False, retries=False,
                                    ca_certs=certs.where())
@@ -93,6 +105,18 @@ def read_timeout(explicit=None):
         return float(current_app.config.get("VAULT_UPSTREAM_TIMEOUT") or DEFAULT_TIMEOUT)
     except RuntimeError:  # no app context: a script or a generator outside the request
         return DEFAULT_TIMEOUT
+
+
+def settings(timeout=None):
+    """(read timeout, VAULT_BASE_URL_POLICY) of the running app, read once where a request is
+    made: a stream runs after the app context has gone. Without an app: (60 s, "any")."""
+    try:
+        from flask import current_app
+        config = current_app.config
+    except RuntimeError:  # a script, or an adapter made outside any app: the defaults apply
+        config = {}
+    read = float(timeout if timeout is not None else config.get("VAULT_UPSTREAM_TIMEOUT") or DEFAULT_TIMEOUT)
+    return read, config.get("VAULT_BASE_URL_POLICY") or "any"
 
 
 def auth_headers(target):
@@ -138,8 +162,9 @@ def host_port(base_url):
     return f"{parts.hostname}:{port}"
 
 
-def request(target, method, path, payload=None, timeout=None, stream=False):
-    """Send one request; answer the urllib3 response (2xx only) or raise UpstreamError."""
+def request(target, method, path, payload=None, timeout=None, stream=False, policy="any"):
+    """Send one request; answer the urllib3 response (2xx only) or raise UpstreamError.
+    `policy` is VAULT_BASE_URL_POLICY as settings() read it when the request was made."""
     read = read_timeout(timeout)
     try:
         scheme, host, port, url = endpoint(target.base_url, path)
@@ -148,14 +173,48 @@ def request(target, method, path, payload=None, timeout=None, stream=False):
                             "upstream_unreachable", 502) from None
     body = None if payload is None else json.dumps(payload, separators=(",", ":")).encode()
     try:
-        response = pool_for(scheme, host, port).urlopen(
-            method, url, body=body, headers=auth_headers(target), redirect=False, retries=False,
-            timeout=timeout_for(read), preload_content=not stream, decode_content=True)
+        if policy == "public":
+            response = _pinned(target, scheme, host, port, method, url, body, read, stream)
+        else:
+            response = pool_for(scheme, host, port).urlopen(
+                method, url, body=body, headers=auth_headers(target), redirect=False, retries=False,
+                timeout=timeout_for(read), preload_content=not stream, decode_content=True)
     except HTTPError as exc:
         raise transport_error(target, exc, read) from None
     if response.status >= 300:
         raise status_error(target, response)
     return response
+
+
+def _pinned(target, scheme, host, port, method, url, body, read, stream):
+    """The request sent to an address the host resolved to just now, every one of them vetted
+    first: nothing re-resolves between the check and the connection (no DNS rebinding)."""
+    addresses, known = vetted_addresses(target, host, port), pools()
+    headers = auth_headers(target)
+    headers["host"] = host if port == (443 if scheme == "https" else 80) else f"{host}:{port}"
+    # Addresses with a pool first: round-robin DNS then keeps reusing warm connections.
+    addresses.sort(key=lambda address: (scheme, host, port, address) not in known.by_host)
+    for address in addresses:
+        try:
+            return known.get(scheme, host, port, address).urlopen(
+                method, url, body=body, headers=headers, redirect=False, retries=False,
+                timeout=timeout_for(read), preload_content=not stream, decode_content=True)
+        except NewConnectionError:  # refused or unreachable (not a timeout): nothing was sent
+            if address == addresses[-1]:
+                raise
+
+
+def vetted_addresses(target, host, port):
+    """The host's addresses, resolved once, or base_url_not_public before any connection."""
+    try:
+        return public_addresses(host.strip("[]"), port)
+    except NotPublic as exc:
+        log.warning("upstream %s refused: its host is not public", target.provider)
+        raise UpstreamError(str(exc), "base_url_not_public", 403) from None
+    except BadURL:  # the name does not resolve: what urllib3 would have said
+        log.warning("upstream %s failed: its host did not resolve", target.provider)
+        raise UpstreamError(f"Could not connect to {target.label} at {host_port(target.base_url)}.",
+                            "upstream_unreachable", 502) from None
 
 
 def status_error(target, response):

@@ -13,8 +13,8 @@ PASSED = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "stop",
 class OpenAIAdapter:
     models_path = "/models"  # relative to the base URL: how a key is checked
 
-    def __init__(self, timeout):
-        self.timeout = timeout
+    def __init__(self, timeout, policy="any"):
+        self.timeout, self.policy = timeout, policy  # fixed by adapter_for, in the request
 
     def payload(self, target, body, stream):
         out = {"model": target.upstream_model or body.get("model"), "messages": body["messages"]}
@@ -25,7 +25,8 @@ class OpenAIAdapter:
         return out
 
     def complete(self, target, body):
-        response = http.request(target, "POST", PATH, self.payload(target, body, False), self.timeout)
+        response = http.request(target, "POST", PATH, self.payload(target, body, False), self.timeout,
+                                policy=self.policy)
         data = http.read_json(target, response)
         try:
             choice = data["choices"][0]
@@ -38,8 +39,8 @@ class OpenAIAdapter:
             raise http.bad_response(target) from None
 
     def stream(self, target, body):
-        response = http.request(target, "POST", PATH, self.payload(target, body, True), self.timeout,
-                                stream=True)
+        response = http.request(target, "POST", PATH, self.payload(target, body, True),
+                                self.timeout, stream=True, policy=self.policy)
         state, complete = StreamState(target), False
         try:
             for _, data in sse.events(http.chunks(target, response, self.timeout)):
