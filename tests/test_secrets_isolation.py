@@ -51,7 +51,7 @@ def test_other_users_secret_is_404(ada_secret, ada, bob, db, monkeypatch, method
         assert [e.action for e in ada_events] == ["secret.create"]
     assert ada.get("/api/secrets/openai/history").json["events"] == [
         {"action": "create", "at": ada.get("/api/secrets/openai").json["secret"]["created_at"],
-         "outcome": "ok", "version": 1}]
+         "outcome": "ok", "version": 1, "detail": None}]
 
 
 def test_lists_show_only_ones_own(ada_secret, ada, bob):

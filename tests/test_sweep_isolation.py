@@ -4,6 +4,7 @@ no upstream request, nothing changed. A test also fails when a route appears tha
 does not know about."""
 import pytest
 
+from tests.helpers import PASSWORD
 from tests.sweep import HX, MODEL_KEY, SECRET, build_world, snapshot
 
 
@@ -27,7 +28,8 @@ def ada_things(w):
                      ("GET", "/api/secrets/openai/history", None), ("GET", "/secrets/openai/rotate", None),
                      ("POST", "/secrets/openai/rotate", {"api_key": "sk-bob-1234567890"}),
                      ("DELETE", "/secrets/openai", None), ("POST", "/secrets/openai/check", None),
-                     ("GET", "/secrets/openai/history", None)]
+                     ("GET", "/secrets/openai/history", None), ("GET", "/secrets/openai/hosts", None),
+                     ("POST", "/secrets/openai/hosts", {"allowed_hosts": "evil.example", "password": PASSWORD})]
     chat = [("POST", "/api/chat", {"model_id": m, "messages": [{"role": "user", "content": "hi"}]}),
             ("POST", "/api/chat", {"model_id": r, "stream": True, "messages": [{"role": "user", "content": "hi"}]}),
             ("POST", "/v1/chat/completions", {"model": m, "messages": [{"role": "user", "content": "hi"}]}),
