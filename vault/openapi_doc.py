@@ -62,7 +62,8 @@ SECRET_SCHEMAS = {
                     auth_type=ref("AuthType"), has_secret={"type": "boolean"}),
     "Secret": obj(
         ["provider", "key_preview", "fingerprint", "version", "expires_at", "created_at", "updated_at",
-         "last_used_at", "last_check_status", "models_using"],
+         "last_used_at", "last_check_status", "models_using", "allowed_hosts"],
+        allowed_hosts=ref("AllowedHosts"),
         provider=ref("ProviderId"),
         key_preview={"type": "string", "examples": ["sk-…9f2c"],
                      "description": "A known prefix, an ellipsis and the last four characters; "
@@ -80,22 +81,37 @@ SECRET_SCHEMAS = {
     "Expiry": {"anyOf": [{"type": "string", "format": "date-time", "maxLength": 64},
                          {"type": "string", "format": "date", "maxLength": 64}, {"type": "null"}],
                "description": "ISO 8601 date or date-time (no offset means UTC), or null for none."},
+    "AllowedHosts": {"type": "array", "minItems": 1, "maxItems": 20,
+                     "items": {"type": "string", "minLength": 1, "maxLength": 253, "pattern": r"^[^\s/]+$"},
+                     "examples": [["api.openai.com"], ["127.0.0.1:8080", "*.openai.azure.com"]],
+                     "description": "Where the key may be sent: hosts (`api.openai.com`), host:port, or "
+                                    "`*.domain` for any name below it. See the README, Provider secrets."},
     "SecretCreate": obj(["provider", "api_key"], provider=ref("ProviderId"), api_key=ref("ApiKey"),
-                        expires_at=ref("Expiry")),
+                        expires_at=ref("Expiry"), allowed_hosts={
+                            **ref("AllowedHosts"), "description": "Default: the host of the provider's "
+                            "default base URL; required for `custom` (400 allowed_hosts_required)."}),
     "SecretUpdate": {
         **obj(api_key=or_null(ref("ApiKey")), expires_at=ref("Expiry"),
-              expected_version=or_null(number(1, 2**31 - 1, integer=True))),
+              expected_version=or_null(number(1, 2**31 - 1, integer=True)),
+              allowed_hosts=ref("AllowedHosts"), password={"type": "string", "maxLength": 1024}),
         "description": "A new `api_key` rotates the key; `expires_at` alone changes only the expiry "
-                       "(null clears it). With `expected_version`, a stale version is a 409.",
+                       "(null clears it). `allowed_hosts` changes where the key may be sent, on its own "
+                       "and only from a browser session with the account `password` (403 "
+                       "session_required / reauthentication_required). With `expected_version`, a "
+                       "stale version is a 409.",
         "anyOf": [{"required": ["api_key"], "properties": {"api_key": {"type": "string"}}},
-                  {"required": ["expires_at"]}]},
+                  {"required": ["expires_at"]}, {"required": ["allowed_hosts", "password"]}]},
     "SecretCheck": obj(["ok", "status", "message", "checked_at"], ok={"type": "boolean"},
                        status={"type": "string", "maxLength": 32,
                                "description": "`ok`, or an error code such as `upstream_auth`."},
                        message={"type": "string"}, checked_at=TIMESTAMP),
-    "SecretEvent": obj(["action", "at", "outcome", "version"],
-                       action={"type": "string", "examples": ["create", "rotate", "check", "delete"]},
-                       at=TIMESTAMP, outcome={"type": "string"}, version={"type": ["integer", "null"]}),
+    "SecretEvent": obj(["action", "at", "outcome", "version", "detail"],
+                       action={"type": "string", "examples": ["create", "rotate", "allow_hosts", "check", "delete"]},
+                       at=TIMESTAMP, outcome={"type": "string"}, version={"type": ["integer", "null"]},
+                       detail={"type": ["string", "null"], "maxLength": 300,
+                               "examples": ["provider_secret → api.openai.com"],
+                               "description": "Which key went to which host (check), or the new hosts "
+                                              "(allow_hosts)."}),
 }
 
 MODEL_FIELDS = dict(
@@ -386,13 +402,14 @@ PATHS = {
     "/api/secrets/{provider}": {
         "parameters": [PROVIDER],
         "get": operation("getSecret", "secrets", "One provider secret", {"200": SECRET_OK}, [403, 404]),
-        "put": operation("updateSecret", "secrets", "Rotate the key and/or change the expiry",
-                         {"200": SECRET_OK}, [400, 404, 409], body=ref("SecretUpdate"), security=WRITE),
+        "put": operation("updateSecret", "secrets", "Rotate the key, change the expiry, or (with the "
+                         "password, from a session) where the key may be sent",
+                         {"200": SECRET_OK}, [400, 403, 404, 409, 429], body=ref("SecretUpdate"), security=WRITE),
         "delete": operation("deleteSecret", "secrets", "Delete the secret; models relying on it have no key",
                             {"204": NO_CONTENT}, [404], security=WRITE)},
     "/api/secrets/{provider}/check": {"parameters": [PROVIDER], "post": operation(
         "checkSecret", "secrets", "Call the provider's models list with the stored key; the outcome is stored",
-        {"200": json_ok(ref("SecretCheck"))}, [404], security=WRITE)},
+        {"200": json_ok(ref("SecretCheck"))}, [403, 404], security=WRITE)},
     "/api/secrets/{provider}/history": {"parameters": [PROVIDER], "get": operation(
         "secretHistory", "secrets", "The secret's audit trail, newest first (at most 100 events)",
         {"200": json_ok(obj(["events"], events={"type": "array", "items": ref("SecretEvent")}))}, [403, 404])},
@@ -403,7 +420,7 @@ PATHS = {
                           [400, 409], body=ref("ModelCreate"), security=WRITE)},
     "/api/models/test": {"post": operation(
         "testUnsavedModel", "models", "Test connection with unsaved form values",
-        {"200": json_ok(ref("ConnectionTest"))}, [400], body=ref("ModelTestUnsaved"), security=WRITE)},
+        {"200": json_ok(ref("ConnectionTest"))}, [400, 403], body=ref("ModelTestUnsaved"), security=WRITE)},
     "/api/models/{model_uuid}": {
         "parameters": [MODEL_UUID],
         "get": operation("getModel", "models", "One of your models or a catalog model", {"200": MODEL_OK},
@@ -414,7 +431,7 @@ PATHS = {
                             [403, 404], security=WRITE)},
     "/api/models/{model_uuid}/test": {"parameters": [MODEL_UUID], "post": operation(
         "testModel", "models", "Test connection for a saved model, with the key it would use",
-        {"200": json_ok(ref("ConnectionTest"))}, [400, 404], security=WRITE)},
+        {"200": json_ok(ref("ConnectionTest"))}, [400, 403, 404], security=WRITE)},
     "/api/tokens": {
         "get": operation("listTokens", "tokens", "Your API tokens (session only)",
                          {"200": json_ok(obj(["tokens"], tokens={"type": "array", "items": ref("Token")}))},
@@ -431,7 +448,7 @@ PATHS = {
     "/api/chat": {"post": operation(
         "chat", "chat", "Chat with one of your models; the key is resolved before any upstream call",
         chat_ok(ref("ChatAnswer"), ref("ChatEvent"), "The answer, or with `stream: true` an event stream"),
-        [400, 404, 429, 502, 504], body=ref("ChatRequest"), security=WRITE)},
+        [400, 403, 404, 429, 502, 504], body=ref("ChatRequest"), security=WRITE)},
     "/api/usage": {"get": operation(
         "usage", "chat", "Requests and tokens per model, key source and day, newest first",
         {"200": json_ok(obj(["usage"], usage={"type": "array", "items": ref("UsageRow")}))}, [400],
