@@ -8,7 +8,7 @@ from tests.helpers import PASSWORD, make_user, sign_in, store_secret
 from tests.sweep import snapshot
 from vault import create_app, db as vault_db
 from vault.auth.bearer import CHAT_ROUTES, NO_SCOPE, SESSION_ONLY
-from vault.db import ApiToken, AuditEvent, User, VaultMeta, database
+from vault.db import ApiToken, AuditEvent, ProviderSecret, User, VaultMeta, database
 from vault.openapi_doc import DOCUMENT
 from vault.tokens import service
 
@@ -154,6 +154,8 @@ def test_a_token_for_model_a_cannot_chat_with_model_b_by_name_or_id(gateway, mod
             assert refused.json["error"]["code"] == "model_not_allowed"
             assert "'beta'" in refused.json["error"]["message"]  # named, even when asked for by id
     assert fake_provider.calls == []
+    with gateway.app_context(), database.connection_context():  # refused before the key was opened
+        assert all(s.last_used_at is None for s in ProviderSecret.select())
     for ref in ("alpha", models["alpha"]):
         assert client.post(path, json={field: ref, "messages": MESSAGES}, headers=token).status_code == 200
     assert flask_saw == ([] if way == "lane" else [path] * 6)

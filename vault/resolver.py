@@ -93,11 +93,11 @@ def resolve(user, model_id):
     return target_from(uid, database.execute_sql(_statement("by_id"), (uid, uid, model_id)).fetchone())
 
 
-def resolve_by_name_or_id(user, ref):
+def resolve_by_name_or_id(user, ref, allow=None):
     """For the chat endpoints' model field: a model name, or its id."""
     uid = user.id
     row = database.execute_sql(_statement("by_ref"), (uid, uid, ref, ref, ref)).fetchone()
-    return target_from(uid, row)
+    return target_from(uid, row, allow)
 
 
 def token_and_model(token_hash, ref):
@@ -109,11 +109,14 @@ def token_and_model(token_hash, ref):
     return row[:n], (row[n:] if row[n] is not None else None)
 
 
-def target_from(uid, row):
-    """The Target for a row of _COLUMNS (None: no such model), or the error that says why not."""
+def target_from(uid, row, allow=None):
+    """The Target for a row of _COLUMNS (None: no such model), or the error that says why not.
+    `allow(name)`, when given, may refuse the model before any key is opened."""
     if row is None:
         raise NotFound("No such model.")
     model_id, name, provider, upstream, base_url, auth_type, own_blob, sid, blob, expires, used, allowed = row
+    if allow is not None:
+        allow(name)
     common = dict(provider=provider, base_url=base_url, auth_type=auth_type,
                   upstream_model=upstream, model_id=model_id, name=name)
     if own_blob:

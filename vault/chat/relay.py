@@ -1,5 +1,6 @@
 """What both chat endpoints share: resolve before anything streams, call the adapter, time the
 gateway's own share, relay events as they arrive, and count usage."""
+import functools
 import json
 import time
 
@@ -29,13 +30,13 @@ def resolve(ref):
     if not plausible(ref):
         raise NotFound("No such model.")
     fetched = g.pop("model_row", None)  # (ref, row): the lane read it with the token
-    if fetched is not None and fetched[0] == ref:
-        target = resolver.target_from(owner().id, fetched[1])
-    else:
-        target = resolver.resolve_by_name_or_id(owner(), ref)
     token = g.get("api_token")
-    if token is not None:  # by the resolved model's name, however the request named it
-        tokens.check_model(token, target.name)
+    # by the resolved model's name, however the request named it, and before any key is opened
+    allow = functools.partial(tokens.check_model, token) if token is not None else None
+    if fetched is not None and fetched[0] == ref:
+        target = resolver.target_from(owner().id, fetched[1], allow)
+    else:
+        target = resolver.resolve_by_name_or_id(owner(), ref, allow)
     # The rest of a chat needs no database (usage is counted in memory): the pooled connection
     # goes back now, not after the provider's answer, or the pool would cap concurrent chats.
     close_connection()
