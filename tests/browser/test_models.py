@@ -42,7 +42,10 @@ def test_model_lifecycle_without_reloading(page, fake_provider):
     page.wait_for_load_state()
     page.evaluate("window.__marker = 7")
 
-    page.get_by_label("Provider").select_option("openai")
+    # choosing a provider swaps the whole form in: fields filled before that answer lands are lost
+    with page.expect_response(lambda response: "/models/form" in response.url):
+        page.get_by_label("Provider").select_option("openai")
+    settle(page)
     expect(page.locator("#provider-secret-note")).to_contain_text("OpenAI")
     page.get_by_label("Model ID").select_option("gpt-4o-mini")
     page.get_by_label("Name").fill("mini")
