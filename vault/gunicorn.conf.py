@@ -7,15 +7,49 @@ would then wait without yielding and Peewee's per-request connections would beco
 gevent workers, because a chat stream holds its request for as long as the model talks: with
 threads each stream pins a thread, with greenlets hundreds share one process. psycopg 3 and
 urllib3 wait cooperatively under gevent's monkey-patching; SQLite calls are short and never span
-a network wait. Override any setting with GUNICORN_CMD_ARGS, e.g. "--bind 0.0.0.0:8000 -w 4"."""
+a network wait. Override any setting with GUNICORN_CMD_ARGS, e.g. "--bind 0.0.0.0:8000 -w 4".
+
+Half-open connections (slowloris): a request's head must arrive within VAULT_HEADER_TIMEOUT
+seconds, and one client address holds at most VAULT_MAX_CONNECTIONS_PER_ADDRESS of a worker's
+connections, so a client that never finishes its requests cannot fill the pool everyone shares.
+Behind a reverse proxy every connection comes from the proxy: set the cap to 0 and let the proxy
+bound header time and connections per client (README, Running several instances)."""
+import collections
 import multiprocessing
 import os
 
+from gunicorn.workers.ggevent import GeventWorker
+
+
+class Worker(GeventWorker):
+    """gevent, with a cap on the open connections of one client address."""
+    per_address = int(os.environ.get("VAULT_MAX_CONNECTIONS_PER_ADDRESS", "500"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.open = collections.Counter()
+
+    def handle(self, listener, client, addr):
+        address = addr[0] if isinstance(addr, tuple) else None  # a unix socket has none
+        if address and self.per_address and self.open[address] >= self.per_address:
+            client.close()  # at once: it never takes a greenlet's time or a slot for long
+            return
+        self.open[address] += 1
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            self.open[address] -= 1
+            if not self.open[address]:
+                del self.open[address]
+
+
 bind = os.environ.get("VAULT_BIND", "127.0.0.1:8000")
-worker_class = "gevent"
+worker_class = Worker
 workers = int(os.environ.get("VAULT_WORKERS", multiprocessing.cpu_count()))
 worker_connections = 1000   # concurrent requests (streams) per worker
-keepalive = 75              # keep client connections (and their pools) warm between requests
+# Under gevent this bounds both the wait for a request's whole head (the first one included) and
+# an idle keep-alive connection; clients' pools reconnect after it.
+keepalive = int(os.environ.get("VAULT_HEADER_TIMEOUT", "10"))
 timeout = 60                # heartbeat only under gevent: long streams are not killed by it
 graceful_timeout = 30
 accesslog = None            # request lines go to a proxy's log; ours never carry keys anyway
