@@ -110,11 +110,16 @@ def _hosts_changed(form, provider):
         form.password.errors.append(exc.message)
         return False
     except service.VersionConflict as exc:
-        form.expected_version.data, form.expected_version.raw_data = exc.current, [str(exc.current)]
-        form.form_errors.append(f"This secret changed in another tab or through the API (it is now "
-                                f"version {exc.current}). Save again to replace it.")
-        return False
+        return _stale(form, exc)
     return True
+
+
+def _stale(form, conflict):
+    """False, with a form that offers to replace the version another tab or script saved."""
+    form.expected_version.data, form.expected_version.raw_data = conflict.current, [str(conflict.current)]
+    form.form_errors.append(f"This secret changed in another tab or through the API (it is now "
+                            f"version {conflict.current}). Save again to replace it.")
+    return False
 
 
 def _rotated(form, provider):
@@ -127,10 +132,7 @@ def _rotated(form, provider):
     try:
         service.update(current_user, provider, expected_version=form.expected_version.data, **changes)
     except service.VersionConflict as exc:
-        form.expected_version.data, form.expected_version.raw_data = exc.current, [str(exc.current)]
-        form.form_errors.append(f"This secret changed in another tab or through the API (it is now "
-                                f"version {exc.current}). Save again to replace it.")
-        return False
+        return _stale(form, exc)
     return True
 
 
