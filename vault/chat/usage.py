@@ -15,6 +15,7 @@ from ..llm.http import count
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 1.0
+MAX_TOKENS = 10**12  # per request: far above any real answer, far below what a column holds
 _pending = {}  # (user_id, model_id, key_source, provider, day) -> [requests, prompt, completion, errors]
 _lock = threading.Lock()      # guards _pending; held for microseconds
 _flushing = threading.Lock()  # one flush at a time; held while writing
@@ -28,15 +29,22 @@ def record(user_id, target, usage=None, error=False):
     with _lock:
         counts = _pending.setdefault(key, [0, 0, 0, 0])
         counts[0] += 1
-        counts[1] += count(usage.get("prompt_tokens"))
-        counts[2] += count(usage.get("completion_tokens"))
+        counts[1] += tokens(usage.get("prompt_tokens"))
+        counts[2] += tokens(usage.get("completion_tokens"))
         counts[3] += int(error)
     _start_writer()
 
 
+def tokens(value):
+    """A provider's token count as the ledger takes it: a whole number from 0 to MAX_TOKENS;
+    anything else (true, text that is no number, a negative) counts 0."""
+    return 0 if isinstance(value, bool) else min(count(value), MAX_TOKENS)
+
+
 def flush():
     """Writes what has been counted. A database that is away keeps the counts for the next try;
-    a row that cannot be written (its user was deleted meanwhile) is dropped. One flush at a time:
+    a row that cannot be written (its user was deleted meanwhile, a total past what the column
+    holds) is dropped, and only that row: each is written in a savepoint. One flush at a time:
     a reader's flush waits for the writer's to commit, else it could read before the counts the
     writer took are in."""
     with _flushing:
@@ -50,13 +58,9 @@ def _flush():
     if not batch:
         return
     try:
-        with database.connection_context():
-            try:
-                with database.atomic():
-                    for key, counts in batch.items():
-                        _upsert(key, counts)
-            except pw.IntegrityError:
-                _write_one_by_one(batch)
+        with database.connection_context(), database.atomic():
+            for key, counts in batch.items():
+                _write_row(key, counts)
     except pw.PeeweeException as exc:
         log.error("usage not written yet (%s); retrying", type(exc).__name__)
         with _lock:
@@ -65,13 +69,12 @@ def _flush():
                 merged[:] = [a + b for a, b in zip(merged, counts)]
 
 
-def _write_one_by_one(batch):
-    for key, counts in batch.items():
-        try:
-            with database.atomic():
-                _upsert(key, counts)
-        except pw.IntegrityError:
-            log.warning("usage for a deleted user or model dropped")
+def _write_row(key, counts):
+    try:
+        with database.atomic():  # a savepoint: a row that fails takes no other row with it
+            _upsert(key, counts)
+    except (pw.IntegrityError, pw.DataError, OverflowError) as exc:  # SQLite: OverflowError
+        log.warning("a usage row could not be written and was dropped (%s)", type(exc).__name__)
 
 
 def _upsert(key, counts):
