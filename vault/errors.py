@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+TOO_DEEP = "The request body is JSON nested too deeply to be read."
 
 
 class VaultError(Exception):
@@ -94,6 +95,8 @@ def describe(exc, where):
         log.error("stored key for %s is unreadable (wrong master key or altered row)", exc.row)
         return ("stored_key_unreadable", f"The stored key for {exc.row} could not be decrypted: the master "
                 "key does not match or the stored value was altered. Enter the key again to replace it.", 500)
+    if isinstance(exc, RecursionError):  # json.loads of "[[[[…": every JSON route says so alike
+        return "invalid_json", TOO_DEEP, 400
     if isinstance(exc, UnicodeError):  # e.g. a lone surrogate ("\ud800") in JSON: valid JSON, not storable text
         return "invalid_text", "The request contains text that is not valid Unicode.", 400
     if isinstance(exc, pw.DataError):  # PostgreSQL refuses NUL bytes in text and out-of-range numbers

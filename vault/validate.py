@@ -1,7 +1,7 @@
 """Reading JSON bodies: one precise 400 per mistake, in the error shape of README, Errors."""
 from flask import request
 
-from .errors import BadRequest
+from .errors import TOO_DEEP, BadRequest
 
 MAX_KEY_LEN = 4096
 
@@ -15,7 +15,10 @@ class FieldError(BadRequest):
 
 
 def json_body(allowed=None):
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # silent covers ValueError only
+        raise BadRequest(TOO_DEEP, "invalid_json") from None
     if not isinstance(body, dict):
         raise not_an_object(body)
     if allowed is not None:

@@ -90,5 +90,5 @@ class ChatLane:
         environ["wsgi.input"] = io.BytesIO(data)
         try:
             return json.loads(data)
-        except ValueError:  # UnicodeDecodeError included
+        except (ValueError, RecursionError):  # UnicodeDecodeError included; Flask words each
             return None
