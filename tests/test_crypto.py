@@ -85,7 +85,7 @@ def store_secret(app, provider="openai", key=SENTINEL):
         secret.save()
         model = LLMModel.create(user=user, name=f"m-{provider}", provider=provider, model_id="x",
                                 base_url="http://127.0.0.1:9/v1", auth_type="bearer")
-        LLMModel.update(api_key_encrypted=crypto.encrypt(key + "-own", model.id)).where(
+        LLMModel.update(api_key_encrypted=crypto.encrypt(key + "-own", model.aad)).where(
             LLMModel.id == model.id).execute()
 
 

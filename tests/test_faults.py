@@ -68,9 +68,10 @@ def seed_model_keys(app, count):
         rows = []
         for n in range(count):
             mid = str(uuid.uuid4())
+            key = crypto.encrypt(f"sk-key-number-{n:06d}", LLMModel.aad_for(user.id, mid))
             rows.append({"id": mid, "user": user.id, "name": f"m{n}", "provider": "openai", "model_id": "x",
                          "base_url": "http://127.0.0.1:9/v1", "auth_type": "bearer",
-                         "api_key_encrypted": crypto.encrypt(f"sk-key-number-{n:06d}", mid), "key_preview": "…"})
+                         "api_key_encrypted": key, "key_preview": "…"})
         with database.atomic():
             for start in range(0, count, 500):
                 LLMModel.insert_many(rows[start:start + 500]).execute()

@@ -32,7 +32,7 @@ def model(owner, name="gpt", provider="openai", own_key=None, auth_type="bearer"
     row = LLMModel(id=str(uuid.uuid4()), user=owner, name=name, provider=provider, model_id="m",
                    base_url="http://127.0.0.1:9/v1", auth_type=auth_type)
     if own_key:
-        row.api_key_encrypted, row.key_preview = crypto.encrypt(own_key, row.id), crypto.preview(own_key)
+        row.api_key_encrypted, row.key_preview = crypto.encrypt(own_key, row.aad), crypto.preview(own_key)
     row.save(force_insert=True)
     return row
 

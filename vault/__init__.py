@@ -24,10 +24,8 @@ def create_app(config=None):
     settings.load(app, config)
     try:
         urls.init_app(app)
-        db.init_app(app)
-        ring = crypto.install(app)
-        with db.database.connection_context():
-            db.check_master_key(ring)
+        crypto.install(app)
+        db.init_app(app)  # proves the keyring opens this database before a migration re-encrypts
     except ValueError as exc:  # MasterKeyError included: each message names its setting
         raise StartupError(str(exc)) from None
     errors.init_app(app)

@@ -1,6 +1,10 @@
 """The database: Peewee proxy, the records, scoped query helpers, schema migrations,
 and one connection per request (pooled), closed in an idempotent teardown."""
+import contextlib
 import datetime as dt
+import logging
+import os
+import re
 import time
 import uuid
 import weakref
@@ -10,9 +14,12 @@ from playhouse import db_url
 from playhouse.migrate import SchemaMigrator
 from playhouse.pool import PooledPostgresqlDatabase
 
+from . import crypto
 from .crypto import CHECK_AAD, CHECK_PLAINTEXT, MasterKeyError
-from .errors import NotFound
+from .errors import DecryptError, NotFound
+from .settings import private
 
+log = logging.getLogger(__name__)
 database = pw.DatabaseProxy()
 
 
@@ -51,7 +58,22 @@ class BaseModel(pw.Model):
         return row
 
 
+def _sqlite():
+    return isinstance(database.obj, pw.SqliteDatabase)
+
+
+class UserIdField(pw.AutoField):
+    """A user's id is in the associated data of their secrets, so it is never issued twice. SQLite
+    hands a deleted row's id to the next row unless the key is AUTOINCREMENT; PostgreSQL's
+    sequence never goes back."""
+
+    def ddl(self, ctx):
+        node = super().ddl(ctx)
+        return pw.NodeList((node, pw.SQL("AUTOINCREMENT"))) if _sqlite() else node
+
+
 class User(BaseModel):
+    id = UserIdField()
     email = pw.CharField(max_length=254, unique=True)  # stored lower-case
     password_hash = pw.CharField(max_length=255)
     created_at = pw.DateTimeField(default=utcnow)
@@ -140,13 +162,15 @@ class LLMModel(BaseModel):
         indexes = ((("user", "name"), True),)
 
     @staticmethod
-    def aad_for(model_id):
-        """What a model's own key is sealed to: the model's id."""
-        return model_id
+    def aad_for(user_id, model_id):
+        """What a model's own key is sealed to: its owner and its id, so the value copied into
+        another row, or the row moved to another user, does not open. Shared catalog models
+        (no owner) never hold a key."""
+        return f"model:{user_id}|{model_id}"
 
     @property
     def aad(self):
-        return self.aad_for(self.id)
+        return self.aad_for(self.user_id, self.id)
 
     @classmethod
     def visible_to(cls, user):
@@ -241,21 +265,114 @@ def default_hosts(secret):
     return patterns
 
 
-MIGRATIONS = [_key_egress]
+def _model_keys_bound_to_owner(migrator):
+    """Version 2: a model's own key was sealed to the model's id alone; it is sealed again to
+    its owner and id (LLMModel.aad_for). A value that opens neither way is left as it was."""
+    ring = crypto.keyring()
+    unreadable = 0
+    for model in LLMModel.select().where(LLMModel.api_key_encrypted.is_null(False)):
+        try:
+            key = ring.decrypt(model.api_key_encrypted, model.id)
+        except DecryptError:
+            unreadable += not ring.opens(model.api_key_encrypted, model.aad)
+            continue
+        LLMModel.update(api_key_encrypted=ring.encrypt(key.reveal(), model.aad)).where(
+            LLMModel.id == model.id).execute()
+    if unreadable:
+        log.warning("%d model keys did not open and were left as they were", unreadable)
+
+
+def _user_ids_never_reused(migrator):
+    """Version 3, SQLite only: "user" rebuilt with AUTOINCREMENT, its sequence starting above
+    every id issued so far (PostgreSQL's sequence never went back)."""
+    if not _sqlite():
+        return
+    (table_sql,) = database.execute_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'user'").fetchone()
+    if "AUTOINCREMENT" in table_sql.upper():
+        return
+    _rebuild_user_table(table_sql)
+    database.execute_sql("DELETE FROM sqlite_sequence WHERE name = 'user'")
+    database.execute_sql("INSERT INTO sqlite_sequence (name, seq) VALUES ('user', ?)", (_highest_user_id(),))
+
+
+def _rebuild_user_table(table_sql):
+    """SQLite's documented way to change a table: create the new one, copy, drop, rename. With
+    foreign keys on, the drop would delete every user's rows, so migrate() turns them off and
+    this refuses to run without that; the check at the end proves no row lost its user."""
+    if database.execute_sql("PRAGMA foreign_keys").fetchone()[0]:
+        raise RuntimeError("rebuilding the user table needs foreign keys off: the drop would cascade")
+    new_sql, found = re.subn(r'^CREATE TABLE (IF NOT EXISTS )?"user" (.*)("id" INTEGER NOT NULL PRIMARY KEY)',
+                             r'CREATE TABLE "user_rebuilt" \2\3 AUTOINCREMENT', table_sql, flags=re.S)
+    if not found:
+        raise RuntimeError("the user table is not the one this application created; not rebuilding it")
+    indexes = [row[0] for row in database.execute_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'user' AND sql IS NOT NULL")]
+    columns = ", ".join(f'"{column.name}"' for column in database.get_columns("user"))
+    database.execute_sql(new_sql)
+    database.execute_sql(f'INSERT INTO "user_rebuilt" ({columns}) SELECT {columns} FROM "user"')
+    database.execute_sql('DROP TABLE "user"')
+    database.execute_sql('ALTER TABLE "user_rebuilt" RENAME TO "user"')
+    for index_sql in indexes:
+        database.execute_sql(index_sql)
+    if database.execute_sql("PRAGMA foreign_key_check").fetchone() is not None:
+        raise RuntimeError("rows would lose their user in the rebuild; nothing was changed")
+
+
+def _highest_user_id():
+    """The highest id ever issued, as far as the database can tell: a deleted account's id is
+    gone from "user", but its deletion left an anonymous audit line naming it."""
+    deleted = (AuditEvent.select(AuditEvent.subject)
+               .where(AuditEvent.action == "user.delete", AuditEvent.outcome == "ok",
+                      AuditEvent.subject.startswith("user:")))
+    ids = [int(row.subject[5:]) for row in deleted if row.subject[5:].isdecimal()]
+    return max([*ids, User.select(pw.fn.MAX(User.id)).scalar() or 0])
+
+
+MIGRATIONS = [_key_egress, _model_keys_bound_to_owner, _user_ids_never_reused]
+MIGRATION_LOCK = 0x7661756C74  # "vault": PostgreSQL's advisory lock for migrate()
 
 
 def migrate():
-    """Create missing tables, then run the migration steps this database has not seen."""
-    with database.atomic():
-        fresh = not database.table_exists(VaultMeta._meta.table_name)
-        database.create_tables(MODELS, safe=True)
-        current = len(MIGRATIONS) if fresh else int(VaultMeta.read("schema_version") or 0)
-        migrator = SchemaMigrator.from_database(database.obj)
-        for version, step in enumerate(MIGRATIONS[current:], current + 1):
-            step(migrator)
-            current = version
-        VaultMeta.write("schema_version", str(current))
+    """Create missing tables, prove the app's keyring opens this database, then run the steps it
+    has not seen. All under one lock, so workers starting together take turns: the first
+    migrates, the others then find the schema current."""
+    sqlite = _sqlite()
+    if sqlite:  # outside any transaction (inside one SQLite ignores it); see _user_ids_never_reused
+        database.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        with _schema_lock():
+            fresh = not database.table_exists(VaultMeta._meta.table_name)
+            database.create_tables(MODELS, safe=True)
+            check_master_key(crypto.keyring())
+            current = len(MIGRATIONS) if fresh else int(VaultMeta.read("schema_version") or 0)
+            migrator = SchemaMigrator.from_database(database.obj)
+            for version, step in enumerate(MIGRATIONS[current:], current + 1):
+                step(migrator)
+                current = version
+            VaultMeta.write("schema_version", str(current))
+    finally:
+        if sqlite:
+            database.execute_sql("PRAGMA foreign_keys = ON")
     return current
+
+
+@contextlib.contextmanager
+def _schema_lock():
+    """SQLite: the write lock from the first statement, waited for as long as a long migration
+    may take. PostgreSQL: an advisory lock held to the end of the transaction."""
+    if _sqlite():
+        database.execute_sql(f"PRAGMA busy_timeout = {MIGRATION_WAIT_MS}")
+        try:
+            with database.atomic("IMMEDIATE"):
+                yield
+        finally:
+            database.execute_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return
+    with database.atomic():
+        if isinstance(database.obj, pw.PostgresqlDatabase):
+            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        yield
 
 
 def write_txn():
@@ -294,24 +411,43 @@ class PooledPostgres(PooledPostgresqlDatabase):
 db_url.register_database(PooledPostgres, "postgresql+vault")
 
 
+BUSY_TIMEOUT_MS = 10_000     # a write waits this long for SQLite's write lock
+MIGRATION_WAIT_MS = 120_000  # a worker starting waits this long for another's migration
+
+
 def connect_database(url, pool_size=16):
     """Pooled connections: one per request (or greenlet) at a time, at most `pool_size` per
     process; a request that finds the pool empty waits up to 10 s for one."""
     scheme, _, rest = url.partition("://")
     pool = {"max_connections": pool_size, "stale_timeout": 300, "timeout": 10}
     if scheme == "sqlite":
+        _private_sqlite_file(db_url.parse(url)["database"])
         return db_url.connect(
             f"sqlite+pool://{rest}", **pool, check_same_thread=False,
-            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000,
+            pragmas={"busy_timeout": BUSY_TIMEOUT_MS, "journal_mode": "wal", "foreign_keys": 1,
                      "synchronous": "normal"})
     if scheme in ("postgres", "postgresql"):
         return db_url.connect(f"postgresql+vault://{rest}", **pool)
     return db_url.connect(url)
 
 
+def _private_sqlite_file(path):
+    """SQLite creates its file 0644, and its -wal and -shm with the file's mode: so the file is
+    created here first, 0600, and an existing one (and its -wal and -shm) made 0600."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except (FileExistsError, FileNotFoundError):  # there already; or no folder, which SQLite reports
+        pass
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(name):
+            private(name, 0o600)
+
+
 def init_app(app):
     database.initialize(connect_database(app.config["DATABASE_URL"], app.config["VAULT_DB_POOL_SIZE"]))
-    with app.app_context(), database.connection_context():  # a step may read the app's settings
+    with app.app_context(), database.connection_context():  # steps may read its settings and keyring
         migrate()
     app.teardown_appcontext(close_connection)
 

@@ -57,7 +57,7 @@ class Target:
 
 
 _COLUMNS = ("m.id, m.name, m.provider, m.model_id, m.base_url, m.auth_type, m.api_key_encrypted, "
-            "s.id, s.api_key_encrypted, s.expires_at, s.last_used_at, s.allowed_hosts")
+            "s.id, s.api_key_encrypted, s.expires_at, s.last_used_at, s.allowed_hosts, m.user_id")
 _SECRET = "LEFT JOIN provider_secret s ON s.user_id = {user} AND s.provider = m.provider"
 _OWN = "(m.user_id = {user} OR m.user_id IS NULL)"
 # A name wins over an id, and the user's own model over a shared namesake.
@@ -114,13 +114,13 @@ def target_from(uid, row, allow=None):
     `allow(name)`, when given, may refuse the model before any key is opened."""
     if row is None:
         raise NotFound("No such model.")
-    model_id, name, provider, upstream, base_url, auth_type, own_blob, sid, blob, expires, used, allowed = row
+    model_id, name, provider, upstream, base_url, auth_type, own_blob, sid, blob, expires, used, allowed, owner = row
     if allow is not None:
         allow(name)
     common = dict(provider=provider, base_url=base_url, auth_type=auth_type,
                   upstream_model=upstream, model_id=model_id, name=name)
     if own_blob:
-        key = crypto.decrypt(own_blob, LLMModel.aad_for(model_id), f"model {model_id}")
+        key = crypto.decrypt(own_blob, LLMModel.aad_for(owner, model_id), f"model {model_id}")
         return Target(key=key, key_source="model", **common)
     now = utcnow()
     expired = sid is not None and expires is not None and as_datetime(expires) <= now

@@ -3,6 +3,7 @@ import base64
 import logging
 import os
 import secrets
+import stat
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -48,25 +49,43 @@ def load(app, overrides):
         cfg["SECRET_KEY"] = _generated(app, "secret_key", lambda: secrets.token_urlsafe(48), "SECRET_KEY")
     if not cfg["VAULT_MASTER_KEYS"]:
         cfg["VAULT_MASTER_KEYS"] = _generated(app, "master.key", new_master_key, "VAULT_MASTER_KEYS")
+    if os.path.isdir(app.instance_path):
+        private(app.instance_path, 0o700)
 
 
 def new_master_key():
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
 
 
+def private(path, mode):
+    """`path` readable by its owner only (0700 or 0600): an existing one made so, said in the log."""
+    current = stat.S_IMODE(os.stat(path).st_mode)
+    if current & ~mode:
+        os.chmod(path, mode)
+        log.warning("%s was open to other users (mode %03o): now %03o", path, current, mode)
+
+
 def _instance(app):
     path = Path(app.instance_path)
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
 def _generated(app, filename, make, variable):
-    """Read or create a 0600 file in instance/: fine for one developer, wrong for production."""
+    """Read or create a 0600 file in instance/: fine for one developer, wrong for production.
+    Written aside and linked into place, so workers starting together all read the same value."""
     path = _instance(app) / filename
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = path.with_name(f".{filename}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(make() + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:  # another worker's came first: theirs is the one
+            pass
+        finally:
+            os.unlink(draft)
     log.warning("%s is not set: using the development value in %s. "
                 "Production must set %s (and back it up).", variable, path, variable)
     return path.read_text().strip()
