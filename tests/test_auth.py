@@ -25,10 +25,17 @@ def test_register_signs_in_and_stores_argon2id_hash(client, db):
         assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
 
 
-def test_register_rejects_taken_email_and_mismatch(client, app):
+def test_register_with_a_taken_email_makes_no_account_and_signs_nobody_in(client, app, db):
     make_user(app, "grace@example.com")
-    taken = register(client, "GRACE@example.com")
-    assert taken.status_code == 422 and "already exists" in taken.get_data(as_text=True)
+    taken = register(client, "GRACE@example.com")  # answered as a new account is (tests/security)
+    assert taken.status_code == 302 and taken.headers["Location"] == "/secrets"
+    assert client.get("/secrets").status_code == 302
+    assert "no second one was made" in client.get("/login").get_data(as_text=True)
+    with db():
+        assert User.select().count() == 1
+
+
+def test_register_rejects_mismatch_and_short_passwords(client, app):
     mismatch = register(client, "new@example.com", confirm="something else entirely")
     assert mismatch.status_code == 422 and "differ" in mismatch.get_data(as_text=True)
     short = register(client, "short@example.com", password="short")

@@ -15,6 +15,7 @@ DEFAULTS = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_LOGIN": "5 per minute",
     "RATELIMIT_REGISTER": "20 per hour",
+    "VAULT_TRUSTED_PROXIES": "",  # proxies whose X-Forwarded-For names the client (vault/ratelimit.py)
     "VAULT_BASE_URL_POLICY": "any",
     "VAULT_UPSTREAM_TIMEOUT": 60.0,
     "VAULT_PROVIDER_BASE_URLS": "",

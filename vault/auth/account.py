@@ -3,7 +3,7 @@ deletion. Session only: an API token can neither read nor change any of it."""
 import hashlib
 
 import peewee as pw
-from flask import Blueprint, flash, g, redirect, render_template, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, logout_user
 
 from .. import audit
@@ -49,23 +49,42 @@ def end_sessions(user, keep=None):
     return query.execute()
 
 
-def replace_password(user, current, new, keep):
-    """True once the new hash is stored and every session but `keep` has ended. Argon2 runs
-    before the write transaction, so the write lock is held for milliseconds only."""
+def revoke_tokens(user, why):
+    """Revokes every API token of the user not yet revoked, each audited; returns how many. A
+    token made from a stolen session would otherwise outlive the password change or sign-out
+    meant to end it."""
+    live = list(ApiToken.owned_by(user).where(ApiToken.revoked_at.is_null()))
+    if live:
+        ApiToken.update(revoked_at=utcnow()).where(ApiToken.id.in_([t.id for t in live])).execute()
+    for token in live:
+        audit.record(user, "token.revoke", f"token:{token.prefix}", detail=why)
+    return len(live)
+
+
+def keeps_tokens():
+    """Tokens go unless the page's box was unticked: a post without the box (a script, a page
+    from before it) revokes them too."""
+    return "revoke_tokens_offered" in request.form and "revoke_tokens" not in request.form
+
+
+def replace_password(user, current, new, keep, revoke=True):
+    """How many API tokens were revoked (with `revoke`) once the new hash is stored and every
+    session but `keep` has ended; None for a wrong password. Argon2 runs before the write
+    transaction, so the write lock is held for milliseconds only."""
     if not passwords.verify(user.password_hash, current):
         audit.record(user, "user.password_change", f"user:{user.id}", outcome="refused")
-        return False
+        return None
     new_hash = passwords.hash_password(new)
     with write_txn():
         row = _locked(user, keep)
         # Changed since this request read it (another tab, a rehash at login): check again.
         if row.password_hash != user.password_hash and not passwords.verify(row.password_hash, current):
             audit.record(user, "user.password_change", f"user:{user.id}", outcome="refused")
-            return False
+            return None
         User.update(password_hash=new_hash).where(User.id == user.id).execute()
         end_sessions(user, keep=keep)
         audit.record(user, "user.password_change", f"user:{user.id}")
-    return True
+        return revoke_tokens(user, "password changed") if revoke else 0
 
 
 def remove_account(user, password, current_session):
@@ -142,10 +161,14 @@ def index():
 def change_password():
     form = PasswordForm()
     if form.validate_on_submit():
-        if replace_password(current_user, form.current_password.data, form.new_password.data,
-                            g.session_id):
-            return _done(PASSWORD_FORM, "Password changed. Your other sessions are signed out.",
-                         trigger="sessions-changed", password_form=PasswordForm(formdata=None))
+        keep = keeps_tokens()
+        revoked = replace_password(current_user, form.current_password.data, form.new_password.data,
+                                   g.session_id, revoke=not keep)
+        if revoked is not None:
+            message = "Password changed. Your other sessions are signed out. " + _tokens_note(
+                None if keep else revoked)
+            return _done(PASSWORD_FORM, message, trigger="sessions-changed", revoked_tokens=revoked,
+                         password_form=PasswordForm(formdata=None), holdings=holdings(current_user))
         form.current_password.errors.append(WRONG_PASSWORD)
     return _invalid(PASSWORD_FORM, password_form=form)
 
@@ -170,9 +193,11 @@ def end_other_sessions():
     with database.atomic():
         ended = end_sessions(current_user, keep=g.session_id)
         audit.record(current_user, "user.signout_others", f"user:{current_user.id}")
+        revoked = None if keeps_tokens() else revoke_tokens(current_user, "signed out everywhere else")
     message = (f"Signed out {ended} other session{'s' if ended != 1 else ''}." if ended
                else "There were no other sessions.")
-    return _done(SESSION_ROWS, message, sessions=active_sessions(current_user))
+    return _done(SESSION_ROWS, f"{message} {_tokens_note(revoked)}", sessions=active_sessions(current_user),
+                 revoked_tokens=revoked, holdings=holdings(current_user))
 
 
 @bp.post("/sessions/end-all")
@@ -180,7 +205,8 @@ def end_all_sessions():
     with database.atomic():
         end_sessions(current_user)
         audit.record(current_user, "user.signout_all", f"user:{current_user.id}")
-    return _leave("auth.login", "You are signed out everywhere.")
+        revoked = None if keeps_tokens() else revoke_tokens(current_user, "signed out everywhere")
+    return _leave("auth.login", f"You are signed out everywhere. {_tokens_note(revoked)}")
 
 
 @bp.post("/delete")
@@ -195,6 +221,15 @@ def delete():
         else:
             form.confirm_password.errors.append(WRONG_PASSWORD)
     return _invalid(DELETE_FORM, delete_form=form)
+
+
+def _tokens_note(revoked):
+    """What happened to the API tokens: None when the person chose to keep them."""
+    if revoked is None:
+        return "Your API tokens still work."
+    if not revoked:
+        return "You had no API tokens to revoke."
+    return f"Revoked {revoked} API token{'s' if revoked != 1 else ''}."
 
 
 def _page(**ctx):

@@ -1,6 +1,6 @@
 """The account page's forms: change the password, delete the account."""
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
@@ -13,6 +13,8 @@ class PasswordForm(FlaskForm):
     confirm = PasswordField("Repeat new password", validators=[
         DataRequired(), EqualTo("new_password", message="The two passwords differ.")],
         render_kw={"autocomplete": "new-password"})
+    # Ticked unless the person unticks it; the view reads it through account.keeps_tokens().
+    revoke_tokens = BooleanField("Also revoke all my API tokens", default=True)
 
 
 class DeleteAccountForm(FlaskForm):

@@ -1,33 +1,39 @@
 """/register, /login and /logout."""
+from urllib.parse import urlsplit
+
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from .. import audit
-from ..ratelimit import guarded, password_refused, refused
+from ..ratelimit import attempted, guarded, nobody, password_refused, posted_email
 from .forms import LoginForm, RegisterForm
 from .users import EmailTaken, check_password, close_session, create_user, open_session
 
 bp = Blueprint("auth", __name__)
+TAKEN_OR_YOURS = ("Sign in to continue. If this email already had an account, no second one was "
+                  "made: sign in with that account's password.")
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@guarded("RATELIMIT_REGISTER", counts=refused)
+@guarded("RATELIMIT_REGISTER", counts=attempted, account=nobody)  # successful ones too
 def register():
     form = RegisterForm()
-    if form.validate_on_submit():
-        try:
-            user = create_user(form.email.data, form.password.data)
-        except EmailTaken:
-            form.email.errors.append("An account with this email already exists; sign in instead.")
-        else:
-            _sign_in(user)
-            flash("Welcome! Add your first provider key below.", "success")
-            return redirect(url_for("secrets.index"))
-    return render_template("auth/register.html", form=form), 422 if form.errors else 200
+    if not form.validate_on_submit():
+        return render_template("auth/register.html", form=form), 422 if form.errors else 200
+    try:
+        user = create_user(form.email.data, form.password.data)  # hashes first, taken or not
+    except EmailTaken:
+        # The same answer as for a new account, so the page does not tell who is registered;
+        # only nobody is signed in, and the sign-in page says what to do.
+        flash(TAKEN_OR_YOURS, "info")
+    else:
+        _sign_in(user)
+        flash("Welcome! Add your first provider key below.", "success")
+    return redirect(url_for("secrets.index"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@guarded("RATELIMIT_LOGIN", counts=password_refused)
+@guarded("RATELIMIT_LOGIN", counts=password_refused, account=posted_email)
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -60,6 +66,10 @@ def _sign_in(user):
 
 
 def _safe_next(target):
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("secrets.index")
+    """A path on this site, else the default page. Browsers drop tabs and newlines from a URL
+    and read a backslash as a slash: "/%09/evil.example" would take them to evil.example."""
+    if (not target or not target.startswith("/") or target.startswith("//")
+            or any(c == "\\" or c.isspace() or not c.isprintable() for c in target)):
+        return url_for("secrets.index")
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else url_for("secrets.index")

@@ -307,10 +307,17 @@ def _entry_or_404(user, provider, action):
     return entry
 
 
+DENIED_EVERY = dt.timedelta(minutes=1)
+
+
 def _denied(user, provider, action):
     """A 404 on a provider name: recorded on the asking user's account (names are per user, so
-    this is also what an attempt on someone else's secret looks like)."""
-    audit.record(user, action, subject(provider), outcome="denied")
+    this is also what an attempt on someone else's secret looks like). Once a minute per action
+    and provider, and once for all unknown names together: a script that keeps asking leaves a
+    row a minute, not one per request (README, Provider secrets)."""
+    known = [subject(p) for p in providers.PROVIDERS]
+    alike = None if providers.get(provider) else AuditEvent.subject.not_in(known)
+    audit.record_once(user, action, subject(provider), "denied", DENIED_EVERY, alike=alike)
     label = providers.PROVIDERS[provider].label if providers.get(provider) else "such"
     return NotFound(f"You have no {label} provider secret.")
 
