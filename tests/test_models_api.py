@@ -34,9 +34,11 @@ def test_own_key_is_encrypted_bound_to_the_model_and_shown_only_as_preview(ada, 
     with db():
         row = LLMModel.get_by_id(model["id"])
         assert SENTINEL not in row.api_key_encrypted
-        assert crypto.decrypt(row.api_key_encrypted, row.id).reveal() == SENTINEL
-        with pytest.raises(crypto.DecryptError):
-            crypto.decrypt(row.api_key_encrypted, str(uuid.uuid4()))
+        assert crypto.decrypt(row.api_key_encrypted, row.aad).reveal() == SENTINEL
+        for elsewhere in (LLMModel.aad_for(row.user_id, str(uuid.uuid4())), LLMModel.aad_for(row.user_id + 1, row.id),
+                          row.id):  # another model, another owner, the model id alone
+            with pytest.raises(crypto.DecryptError):
+                crypto.decrypt(row.api_key_encrypted, elsewhere)
 
 
 def test_patch_updates_fields_and_null_key_falls_back(ada):
