@@ -61,9 +61,15 @@ def new_master_key():
 def private(path, mode):
     """`path` readable by its owner only (0700 or 0600): an existing one made so, said in the log."""
     current = stat.S_IMODE(os.stat(path).st_mode)
-    if current & ~mode:
+    if not current & ~mode:
+        return
+    try:
         os.chmod(path, mode)
-        log.warning("%s was open to other users (mode %03o): now %03o", path, current, mode)
+    except OSError as exc:  # another user's: say so, and let the owner fix it
+        log.warning("%s is open to other users (mode %03o) and could not be changed (%s)",
+                    path, current, type(exc).__name__)
+        return
+    log.warning("%s was open to other users (mode %03o): now %03o", path, current, mode)
 
 
 def _instance(app):
