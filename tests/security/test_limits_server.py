@@ -103,7 +103,6 @@ def test_the_sixth_wrong_password_is_refused_whichever_worker_answers(server):
     assert set(answers) == {429}, answers
     assert thief.sign_in("ada@example.com", PASSWORD) == 429  # the right one waits too
     assert len(pids_of(log, 429)) >= 2, log.read_text()  # the count is shared, not per worker
-    assert len(pids_of(log, 401)) <= 5
 
 
 def test_five_wrong_passwords_lock_the_account_from_any_address(server):
