@@ -107,7 +107,9 @@ def update(user, model_uuid, data):
     model.updated_at = utcnow()
     try:
         with database.atomic():
-            model.save()
+            # only what changed: a whole-row save could write back a key the master-key
+            # rotation has just re-encrypted
+            model.save(only=model.dirty_fields)
             audit.record(user, "model.update", f"model:{model.id}")
     except pw.IntegrityError:
         raise _name_taken(values.get("name", model.name)) from None
