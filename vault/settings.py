@@ -18,12 +18,15 @@ DEFAULTS = {
     "VAULT_TRUSTED_PROXIES": "",  # proxies whose X-Forwarded-For names the client (vault/ratelimit.py)
     "VAULT_BASE_URL_POLICY": "any",
     "VAULT_UPSTREAM_TIMEOUT": 60.0,
+    "VAULT_UPSTREAM_MAX_BYTES": 16 * 1024 * 1024,
+    "VAULT_STREAM_MAX_SECONDS": 900.0,
     "VAULT_PROVIDER_BASE_URLS": "",
     "SESSION_COOKIE_SECURE": False,
     "MAX_CONTENT_LENGTH": 512 * 1024,
     "VAULT_DB_POOL_SIZE": 16,
 }
-ENV_TYPES = {"VAULT_UPSTREAM_TIMEOUT": float, "MAX_CONTENT_LENGTH": int, "VAULT_DB_POOL_SIZE": int,
+ENV_TYPES = {"VAULT_UPSTREAM_TIMEOUT": float, "VAULT_UPSTREAM_MAX_BYTES": int,
+             "VAULT_STREAM_MAX_SECONDS": float, "MAX_CONTENT_LENGTH": int, "VAULT_DB_POOL_SIZE": int,
              "SESSION_COOKIE_SECURE": lambda v: v.lower() in ("1", "true", "yes", "on")}
 ENV_NAMES = {"MAX_CONTENT_LENGTH": "VAULT_MAX_BODY_BYTES"}
 

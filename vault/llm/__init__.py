@@ -14,12 +14,14 @@ Interface used by the rest of the app (implemented in this package):
   Both raise UpstreamError (codes in README, Errors) on failure, also mid-stream. The read timeout is
   `timeout`, else VAULT_UPSTREAM_TIMEOUT of the app in context when adapter_for is called; its
   VAULT_BASE_URL_POLICY too (public: a host resolving to a non-public address is refused, before
-  any connection, with UpstreamError base_url_not_public 403).
+  any connection, with UpstreamError base_url_not_public 403), and its limits: an answer or one
+  stream event past VAULT_UPSTREAM_MAX_BYTES (inflated) is upstream_too_large 502, a stream past
+  VAULT_STREAM_MAX_SECONDS upstream_timeout 504.
   stream() sends nothing until first iterated; closing it closes the upstream connection.
 """
 import time
 
-from . import http
+from . import http, reading
 from .anthropic import AnthropicAdapter
 from .http import UpstreamError
 from .openai import OpenAIAdapter
@@ -31,9 +33,10 @@ def check_connection(target, timeout=10):
     """Is the provider reachable and does it take this key? Lists its models to find out."""
     started = time.perf_counter()
     try:
-        read, policy = http.settings(timeout)
-        response = http.request(target, "GET", _adapter(target).models_path, timeout=read, policy=policy)
-        listed = http.read_json(target, response).get("data")
+        settings = http.settings(timeout)
+        response = http.request(target, "GET", _adapter(target).models_path, timeout=settings.timeout,
+                                policy=settings.policy)
+        listed = reading.answer(target, response, settings).get("data")
     except UpstreamError as exc:
         return {"ok": False, "status": exc.upstream_status, "code": exc.code, "message": exc.message,
                 "latency_ms": http.elapsed_ms(started)}

@@ -1,7 +1,7 @@
 """The anthropic wire: POST {base}/v1/messages with x-api-key and anthropic-version, whole or
 streamed as named events, translated to and from our OpenAI-shaped chat."""
 from . import anthropic_format as fmt
-from . import http, sse
+from . import http, reading
 
 PATH = "/v1/messages"
 STREAM_ERRORS = {  # an `error` event's type → our code, status and sentence
@@ -10,18 +10,20 @@ STREAM_ERRORS = {  # an `error` event's type → our code, status and sentence
     "authentication_error": ("upstream_auth", 502, "{} refused the key mid-stream."),
     "permission_error": ("upstream_auth", 502, "{} refused the key mid-stream.")}
 OTHER_ERROR = ("upstream_error", 502, "{} reported an error mid-stream.")
+BLOCK_BYTES = 256  # what an open content block counts for, besides the tool input it holds
 
 
 class AnthropicAdapter:
     models_path = "/v1/models"  # relative to the base URL: how a key is checked
 
-    def __init__(self, timeout, policy="any"):
+    def __init__(self, timeout, policy="any", max_bytes=http.MAX_BYTES, max_seconds=http.STREAM_SECONDS):
         self.timeout, self.policy = timeout, policy  # fixed by adapter_for, in the request
+        self.settings = http.Settings(timeout, policy, max_bytes, max_seconds)
 
     def complete(self, target, body):
         response = http.request(target, "POST", PATH, fmt.request(target, body, False), self.timeout,
                                 policy=self.policy)
-        data = http.read_json(target, response)
+        data = reading.answer(target, response, self.settings)
         try:
             return fmt.answer(data, target.upstream_model)
         except (KeyError, IndexError, TypeError, AttributeError, ValueError):
@@ -30,9 +32,9 @@ class AnthropicAdapter:
     def stream(self, target, body):
         response = http.request(target, "POST", PATH, fmt.request(target, body, True),
                                 self.timeout, stream=True, policy=self.policy)
-        state = StreamState(target)
+        state = StreamState(target, self.settings.max_bytes)
         try:
-            for name, data in sse.events(http.chunks(target, response, self.timeout)):
+            for name, data in reading.events(target, response, self.settings):
                 yield from state.feed(name, http.decode(target, data))
                 if state.complete:
                     break
@@ -45,10 +47,12 @@ class AnthropicAdapter:
 
 
 class StreamState:
-    """Open content blocks by index, tool calls sent so far, usage and stop reason."""
+    """Open content blocks by index, tool calls sent so far, usage and stop reason. What blocks
+    hold until they close may not, all told, pass the size of a whole answer."""
 
-    def __init__(self, target):
+    def __init__(self, target, limit=http.MAX_BYTES):
         self.target, self.blocks, self.calls = target, {}, 0
+        self.limit, self.held = limit, 0
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
         self.stop_reason, self.complete = None, False
 
@@ -68,6 +72,7 @@ class StreamState:
         block = event["content_block"]
         self.blocks[event["index"]] = {"type": block["type"], "id": block.get("id"),
                                        "name": block.get("name"), "json": []}
+        self._hold(BLOCK_BYTES)
         if block["type"] == "text" and block.get("text"):
             yield {"type": "delta", "content": block["text"]}
 
@@ -77,6 +82,7 @@ class StreamState:
             yield {"type": "delta", "content": delta["text"]}
         elif delta["type"] == "input_json_delta":
             self.blocks[event["index"]]["json"].append(delta["partial_json"])
+            self._hold(len(delta["partial_json"]))
 
     def on_content_block_stop(self, event):
         block = self.blocks.pop(event["index"], None)
@@ -84,6 +90,11 @@ class StreamState:
             yield {"type": "tool_call", "index": self.calls, "id": block["id"], "name": block["name"],
                    "arguments": "".join(block["json"]) or "{}"}
             self.calls += 1
+
+    def _hold(self, size):
+        self.held += size
+        if self.held > self.limit:
+            raise http.too_large(self.target, self.limit, "tool calls")
 
     def on_message_delta(self, event):
         self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason

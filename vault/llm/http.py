@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from urllib.parse import urlsplit
 
 import urllib3
@@ -33,7 +33,9 @@ CONNECT_TIMEOUT = 10.0
 DRAIN_TIMEOUT = 2.0
 POOL_SIZE = 256              # idle keep-alive connections kept per host (streams hold one each)
 HOSTS = 64                   # hosts with a pool; the least recently used beyond this is closed
-MAX_ERROR_BODY = 64 * 1024   # read (and drop) at most this much of an error answer
+MAX_ERROR_BODY = 64 * 1024   # read (and drop) at most this much of an error answer, never inflated
+MAX_BYTES = 16 * 1024 * 1024  # VAULT_UPSTREAM_MAX_BYTES: a whole answer, or one event, inflated
+STREAM_SECONDS = 900.0       # VAULT_STREAM_MAX_SECONDS: how long one stream may run
 _pools = None                # created on first use, after gevent (if any) has patched threading
 
 
@@ -107,16 +109,22 @@ def read_timeout(explicit=None):
         return DEFAULT_TIMEOUT
 
 
+Settings = namedtuple("Settings", "timeout policy max_bytes max_seconds")
+
+
 def settings(timeout=None):
-    """(read timeout, VAULT_BASE_URL_POLICY) of the running app, read once where a request is
-    made: a stream runs after the app context has gone. Without an app: (60 s, "any")."""
+    """(read timeout, VAULT_BASE_URL_POLICY, VAULT_UPSTREAM_MAX_BYTES, VAULT_STREAM_MAX_SECONDS)
+    of the running app, read once where a request is made: a stream runs after the app context
+    has gone. Without an app: (60 s, "any", 16 MiB, 900 s)."""
     try:
         from flask import current_app
         config = current_app.config
     except RuntimeError:  # a script, or an adapter made outside any app: the defaults apply
         config = {}
     read = float(timeout if timeout is not None else config.get("VAULT_UPSTREAM_TIMEOUT") or DEFAULT_TIMEOUT)
-    return read, config.get("VAULT_BASE_URL_POLICY") or "any"
+    return Settings(read, config.get("VAULT_BASE_URL_POLICY") or "any",
+                    int(config.get("VAULT_UPSTREAM_MAX_BYTES") or MAX_BYTES),
+                    float(config.get("VAULT_STREAM_MAX_SECONDS") or STREAM_SECONDS))
 
 
 def auth_headers(target):
@@ -164,7 +172,8 @@ def host_port(base_url):
 
 def request(target, method, path, payload=None, timeout=None, stream=False, policy="any"):
     """Send one request; answer the urllib3 response (2xx only) or raise UpstreamError.
-    `policy` is VAULT_BASE_URL_POLICY as settings() read it when the request was made."""
+    `policy` is VAULT_BASE_URL_POLICY as settings() read it when the request was made.
+    The body is left unread and undecoded, streamed or not: reading.py reads it within the limits."""
     read = read_timeout(timeout)
     try:
         scheme, host, port, url = endpoint(target.base_url, path)
@@ -178,7 +187,7 @@ def request(target, method, path, payload=None, timeout=None, stream=False, poli
         else:
             response = pool_for(scheme, host, port).urlopen(
                 method, url, body=body, headers=auth_headers(target), redirect=False, retries=False,
-                timeout=timeout_for(read), preload_content=not stream, decode_content=True)
+                timeout=timeout_for(read), preload_content=False, decode_content=False)
     except HTTPError as exc:
         raise transport_error(target, exc, read) from None
     if response.status >= 300:
@@ -198,7 +207,7 @@ def _pinned(target, scheme, host, port, method, url, body, read, stream):
         try:
             return known.get(scheme, host, port, address).urlopen(
                 method, url, body=body, headers=headers, redirect=False, retries=False,
-                timeout=timeout_for(read), preload_content=not stream, decode_content=True)
+                timeout=timeout_for(read), preload_content=False, decode_content=False)
         except NewConnectionError:  # refused or unreachable (not a timeout): nothing was sent
             if address == addresses[-1]:
                 raise
@@ -269,25 +278,27 @@ def stream_cut(target):
     return UpstreamError("The provider closed the stream before it finished.", "upstream_error", 502)
 
 
-def read_json(target, response):
-    """The decoded JSON object of a preloaded answer, or upstream_bad_response."""
-    try:
-        data = json.loads(response.data)
-    except ValueError:
-        raise bad_response(target, response.status) from None
-    if not isinstance(data, dict):
-        raise bad_response(target, response.status)
-    return data
+def too_large(target, limit, what="an answer"):
+    log.warning("upstream %s sent %s over the size limit", target.provider, what)
+    return UpstreamError(f"{target.label} sent {what} larger than the vault's limit of {limit} bytes.",
+                         "upstream_too_large", 502)
 
 
-def decode(target, data):
-    """One streamed event's JSON object, or upstream_bad_response."""
+def too_long(target, seconds, stream=True):
+    what = "stream" if stream else "answer"
+    log.warning("upstream %s %s ran past the time limit", target.provider, what)
+    return UpstreamError(f"The {what} from {target.label} ran past the vault's limit of {seconds:g} seconds.",
+                         "upstream_timeout", 504)
+
+
+def decode(target, data, status=200):
+    """One streamed event's (or a whole answer's) JSON object, or upstream_bad_response."""
     try:
         event = json.loads(data)
     except ValueError:
-        raise bad_response(target, 200) from None
+        raise bad_response(target, status) from None
     if not isinstance(event, dict):
-        raise bad_response(target, 200)
+        raise bad_response(target, status)
     return event
 
 
@@ -300,23 +311,8 @@ def count(value):
         return 0
 
 
-def chunks(target, response, timeout):
-    """Bytes as they arrive (read1 returns what the socket has, chunked or close-delimited)."""
-    try:
-        while True:
-            data = response.read1(65536)
-            if not data:
-                return
-            yield data
-    except Urllib3Timeout as exc:
-        raise transport_error(target, exc, timeout) from None
-    except HTTPError as exc:
-        log.warning("upstream %s stream failed: %s", target.provider, type(exc).__name__)
-        raise stream_cut(target) from None
-
-
 def finish(response, complete):
-    """After a stream: a finished connection goes back to the pool, an unfinished one is closed
+    """After an answer: a finished connection goes back to the pool, an unfinished one is closed
     (a client that left mid-stream must not leave the provider talking to a pooled socket)."""
     if complete:
         connection = response.connection
@@ -324,10 +320,25 @@ def finish(response, complete):
             # Only the end of the body is due; a provider that keeps it open costs 2 s, not a
             # full read timeout. The next request on this connection sets its own timeout.
             connection.sock.settimeout(DRAIN_TIMEOUT)
-        response.drain_conn()  # on failure it closes the connection, so releasing stays safe
-    else:
+        complete = _drained(response)
+    if not complete:
         response.close()
     response.release_conn()
+
+
+def _drained(response):
+    """Reads what is left of a body, raw, for at most MAX_ERROR_BODY bytes and DRAIN_TIMEOUT
+    seconds: True when it ended. (urllib3's drain_conn reads for as long as a provider sends.)"""
+    left, ends = MAX_ERROR_BODY, time.monotonic() + DRAIN_TIMEOUT
+    try:
+        while left > 0 and time.monotonic() < ends:
+            data = response.read1(min(left, 16384), decode_content=False)
+            if not data:
+                return True
+            left -= len(data)
+    except (HTTPError, OSError):
+        pass
+    return False
 
 
 def elapsed_ms(started):
@@ -338,7 +349,9 @@ def _discard(response):
     remaining = response.length_remaining
     try:
         if remaining is not None and remaining <= MAX_ERROR_BODY:
-            response.drain_conn()  # a small body: read it so the connection stays usable
+            # A small body: read raw (never inflated, whatever its Content-Encoding) and dropped,
+            # so the connection stays usable.
+            response.drain_conn()
         else:
             response.close()
     except HTTPError:

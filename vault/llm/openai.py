@@ -2,9 +2,10 @@
 {base}/chat/completions, whole or streamed as `data:` chunks up to [DONE]."""
 import json
 
-from . import http, sse
+from . import http, reading
 
 PATH = "/chat/completions"
+CALL_BYTES = 256  # what a tool call held for the end of a stream counts for, besides its text
 PASSED = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "stop", "seed", "tools",
           "tool_choice", "parallel_tool_calls", "response_format", "presence_penalty",
           "frequency_penalty", "user")
@@ -13,8 +14,9 @@ PASSED = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "stop",
 class OpenAIAdapter:
     models_path = "/models"  # relative to the base URL: how a key is checked
 
-    def __init__(self, timeout, policy="any"):
+    def __init__(self, timeout, policy="any", max_bytes=http.MAX_BYTES, max_seconds=http.STREAM_SECONDS):
         self.timeout, self.policy = timeout, policy  # fixed by adapter_for, in the request
+        self.settings = http.Settings(timeout, policy, max_bytes, max_seconds)
 
     def payload(self, target, body, stream):
         out = {"model": target.upstream_model or body.get("model"), "messages": body["messages"]}
@@ -27,7 +29,7 @@ class OpenAIAdapter:
     def complete(self, target, body):
         response = http.request(target, "POST", PATH, self.payload(target, body, False), self.timeout,
                                 policy=self.policy)
-        data = http.read_json(target, response)
+        data = reading.answer(target, response, self.settings)
         try:
             choice = data["choices"][0]
             message = choice["message"]
@@ -41,9 +43,9 @@ class OpenAIAdapter:
     def stream(self, target, body):
         response = http.request(target, "POST", PATH, self.payload(target, body, True),
                                 self.timeout, stream=True, policy=self.policy)
-        state, complete = StreamState(target), False
+        state, complete = StreamState(target, self.settings.max_bytes), False
         try:
-            for _, data in sse.events(http.chunks(target, response, self.timeout)):
+            for _, data in reading.events(target, response, self.settings):
                 if data.strip() == b"[DONE]":
                     complete = True
                     break
@@ -56,10 +58,12 @@ class OpenAIAdapter:
 
 
 class StreamState:
-    """What a stream has said so far: tool-call fragments by index, finish reason, usage."""
+    """What a stream has said so far: tool-call fragments by index, finish reason, usage. The
+    fragments are held until the end, so together they may not pass the size of a whole answer."""
 
-    def __init__(self, target):
+    def __init__(self, target, limit=http.MAX_BYTES):
         self.target, self.calls, self.finish_reason, self.usage = target, {}, None, None
+        self.limit, self.held = limit, 0
 
     def feed(self, chunk):
         try:
@@ -78,18 +82,30 @@ class StreamState:
             raise http.bad_response(self.target) from None
 
     def _add_call(self, part):
-        call = self.calls.setdefault(part.get("index", 0), {"id": None, "name": "", "arguments": ""})
+        index = part.get("index", 0)
+        if not isinstance(index, int):  # sorted at the end, with the others
+            raise TypeError("index")
+        call = self.calls.get(index)
+        if call is None:
+            call = self.calls[index] = {"id": None, "name": [], "arguments": []}
+            self.held += CALL_BYTES
         function = part.get("function") or {}
         call["id"] = part.get("id") or call["id"]
-        call["name"] += function.get("name") or ""
-        call["arguments"] += function.get("arguments") or ""
+        for field in ("name", "arguments"):  # joined at the end: += would copy them all each time
+            text = function.get(field) or ""
+            if not isinstance(text, str):
+                raise TypeError(field)
+            call[field].append(text)
+            self.held += len(text)
+        if self.held > self.limit:
+            raise http.too_large(self.target, self.limit, "tool calls")
 
     def end(self):
         # Tool calls go out whole, once the provider has finished sending them.
         for index, key in enumerate(sorted(self.calls)):
             call = self.calls[key]
             yield {"type": "tool_call", "index": index, "id": call["id"] or f"call_{index}",
-                   "name": call["name"], "arguments": call["arguments"] or "{}"}
+                   "name": "".join(call["name"]), "arguments": "".join(call["arguments"]) or "{}"}
         reason = self.finish_reason or ("tool_calls" if self.calls else "stop")
         yield {"type": "done", "finish_reason": reason, "usage": usage(self.usage)}
 
