@@ -10,12 +10,23 @@
 # event mid-stream; "drip" sends `drip_count` pieces `drip_interval` apart, "close-delimited" the
 # same with neither length nor chunking; "long" 200 pieces 50 ms apart (for disconnect tests);
 # "linger" keeps the body open `slow_seconds` after [DONE]/message_stop.
-# The models lists play `models_scenario` ("fail-NNN", "garbage", "slow").
+# The models lists play `models_scenario` ("fail-NNN", "garbage", "slow", or a hostile one).
+#
+# Hostile scenarios, for the vault's upstream limits; each stops by itself after `hostile_bytes`
+# or `hostile_seconds`, or when the client leaves: "endless-line" streams `data: xxx…` without a
+# newline; "endless-events" tiny text deltas as fast as the socket takes them, never done;
+# "endless-tools" one tool call whose arguments never end; "huge-body" one JSON answer (streamed:
+# one event of 16 KiB data lines) that never ends; "gzip-bomb" a small gzip body (Content-Length
+# set) inflating to `bomb_bytes` of one answer or one event; "gzip-bomb-error" a status 500 whose
+# 32 KiB gzip body inflates to 32 MiB; "drip-feed" a stream (whole: leading spaces) sent one byte
+# every `drip_feed_interval` seconds.
+import itertools
 import json
 import select
 import socket
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -25,6 +36,9 @@ ANTHROPIC_MODELS = ("claude-haiku-4-5", "claude-sonnet-4-5")
 TOOL_CALLS = (("get_weather", {"city": "Paris", "unit": "celsius"}),
               ("get_time", {"zone": "Europe/Paris"}))
 BODY_MARKER = "UPSTREAM-BODY-MARKER"  # in every error body: our messages must never repeat it
+HOSTILE = ("endless-line", "endless-events", "endless-tools", "huge-body", "gzip-bomb", "gzip-bomb-error",
+           "drip-feed")
+MIB = 1024 * 1024
 
 
 class FakeProvider:
@@ -52,6 +66,9 @@ class FakeProvider:
         self.models_scenario = ""  # the models lists play this scenario ("fail-500", "garbage", "slow")
         self.slow_seconds = 2.0
         self.drip_interval, self.drip_count = 0.1, 5
+        self.hostile_bytes, self.hostile_seconds = 256 * MIB, 20.0  # where a hostile scenario stops
+        self.bomb_bytes, self.drip_feed_interval = 256 * MIB, 0.005
+        self.hostile_sent = {}     # model -> bytes a hostile scenario sent, when it stopped
         self.connections = 0       # TCP connections accepted
         self.disconnects = []      # time.monotonic() when a streaming client was seen gone
         self.client_gone = threading.Event()
@@ -64,6 +81,11 @@ class FakeProvider:
         entry = PROVIDERS[provider]
         base = self.anthropic_base if entry.wire == "anthropic" else self.openai_base
         return Target(provider, base, auth_type or entry.auth_type, key and Plaintext(key), key_source, model)
+
+    def bomb(self, stream):
+        """The gzip bomb of scenario "gzip-bomb": one stream event, or one whole answer."""
+        opening, end = (b"data: ", b"\n\n") if stream else (WHOLE_OPENING, WHOLE_END)
+        return gzip_bomb(opening, self.bomb_bytes, end)
 
     def keys_seen(self):
         return [call["key"] for call in self.calls]
@@ -159,6 +181,40 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.server.fake.gone()
 
+    def send_endless(self, model, parts, content_type, interval=0.0):
+        """Writes `parts` as one chunked body (a part every `interval` seconds) until the client
+        leaves, or hostile_bytes are sent, or hostile_seconds have passed."""
+        fake = self.server.fake
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.close_connection = True
+        self.connection.settimeout(fake.hostile_seconds)  # a client that stops reading ends it too
+        sent, ends = 0, time.monotonic() + fake.hostile_seconds
+        try:
+            for part in parts:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                sent += len(part)
+                if sent >= fake.hostile_bytes or time.monotonic() > ends:
+                    break
+                if interval and self._client_left(interval):
+                    break
+        except OSError:
+            pass
+        fake.hostile_sent[model] = sent
+
+    def send_gzip(self, status, content_type, body):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except OSError:
+            self.close_connection = True
+
     def _client_left(self, wait):
         """Waits up to `wait` seconds; True as soon as the client has closed its end."""
         readable, _, _ = select.select([self.connection], [], [], wait)
@@ -200,6 +256,8 @@ class Wire:
 
     def models(self):
         scenario = self.fake.models_scenario
+        if scenario in HOSTILE:
+            return self.hostile({}, scenario, stream=False)
         if self.common(scenario, stream=False):
             return
         self.h.send_json(200, self.model_list())
@@ -221,6 +279,8 @@ class Wire:
 
     def chat(self, body):
         model, stream = str(body.get("model") or ""), bool(body.get("stream"))
+        if model in HOSTILE:
+            return self.hostile(body, model, stream)
         if self.common(model, stream):
             return
         if not stream:
@@ -246,6 +306,30 @@ class Wire:
             return ["before ", "after"], 0.0, "chunked"
         words = self.echo(body).split(" ")
         return [w if i == 0 else " " + w for i, w in enumerate(words)], 0.0, "chunked"
+
+    def hostile(self, body, model, stream):
+        fake, kind = self.fake, "text/event-stream" if stream else "application/json"
+        if model == "gzip-bomb-error":
+            return self.h.send_gzip(500, "application/json", gzip_bomb(*ERROR_BOMB))
+        if model == "gzip-bomb":
+            return self.h.send_gzip(200, kind, fake.bomb(stream))
+        if model == "drip-feed":
+            text = b"".join(self.text_frames(body, ["drip"], "echo")[:-1]) if stream else b" "
+            parts = (bytes([byte]) for byte in itertools.cycle(text))
+            return self.h.send_endless(model, parts, kind, fake.drip_feed_interval)
+        if model == "endless-line":
+            parts = itertools.chain([b"data: "], itertools.repeat(b"x" * 65536))
+        elif model == "huge-body":
+            line = b"data: " + b"x" * (16 * 1024 - 7) + b"\n"
+            parts = itertools.repeat(line * 4) if stream else itertools.chain(
+                [WHOLE_OPENING], itertools.repeat(b"x" * 65536))
+        elif model == "endless-events":
+            start, tick = self.endless_text(body)
+            parts = itertools.chain([start], itertools.repeat(tick * (16384 // len(tick))))
+        else:  # endless-tools
+            start, tick = self.endless_tool(body)
+            parts = itertools.chain([start], itertools.repeat(tick * (16384 // len(tick))))
+        self.h.send_endless(model, parts, kind)
 
     def echo(self, body):
         for message in reversed(body.get("messages") or []):
@@ -310,6 +394,14 @@ class OpenAIWire(Wire):
         if model == "stream-error":
             return frames[:2] + [self.sse({"error": {"message": f"overloaded {BODY_MARKER}"}})]
         return frames + self.ending(body, "stop", len(pieces))
+
+    def endless_text(self, body):
+        return self.chunk(body, {"role": "assistant", "content": ""}), self.chunk(body, {"content": "."})
+
+    def endless_tool(self, body):
+        start = self.chunk(body, {"tool_calls": [{"index": 0, "id": "call_0", "type": "function",
+                                                  "function": {"name": "get_weather", "arguments": ""}}]})
+        return start, self.chunk(body, {"tool_calls": [{"index": 0, "function": {"arguments": "x" * 64}}]})
 
     def tool_frames(self, body):
         frames = [self.chunk(body, {"role": "assistant", "content": None})]
@@ -386,6 +478,17 @@ class AnthropicWire(Wire):
             return frames[:4] + [self.event("error", error=error)]
         return frames + self.ending("end_turn", len(pieces))
 
+    def endless_text(self, body):
+        start = self.start(body) + self.text_block(0, [])[:1]
+        tick = self.event("content_block_delta", index=0, delta={"type": "text_delta", "text": "."})
+        return b"".join(start), tick
+
+    def endless_tool(self, body):
+        block = {"type": "tool_use", "id": "toolu_0", "name": "get_weather", "input": {}}
+        start = self.start(body) + [self.event("content_block_start", index=0, content_block=block)]
+        return b"".join(start), self.event("content_block_delta", index=0,
+                                           delta={"type": "input_json_delta", "partial_json": "x" * 64})
+
     def tool_frames(self, body):
         frames = self.start(body) + self.text_block(0, ["Let me", " check."])
         for index, (name, args) in enumerate(TOOL_CALLS, start=1):
@@ -397,6 +500,23 @@ class AnthropicWire(Wire):
                        for part in ("", text[:5], text[5:12], text[12:])]
             frames.append(self.event("content_block_stop", index=index))
         return frames + self.ending("tool_use", 9)
+
+
+WHOLE_OPENING = (b'{"id":"x","object":"chat.completion","choices":[{"index":0,'
+                 b'"message":{"role":"assistant","content":"')
+WHOLE_END = b'"},"finish_reason":"stop"}]}'
+ERROR_BOMB = (b'{"error":{"type":"api_error","message":"' + BODY_MARKER.encode(), 32 * MIB, b'"}}')
+_bombs = {}
+
+
+def gzip_bomb(opening, size, end):
+    """opening + `size` spaces + end, gzipped (~1 KiB per MiB); made once per process."""
+    key = (opening, size, end)
+    if key not in _bombs:
+        packer, block = zlib.compressobj(9, zlib.DEFLATED, 31), b" " * MIB
+        parts = [packer.compress(opening)] + [packer.compress(block) for _ in range(size // MIB)]
+        _bombs[key] = b"".join(parts + [packer.compress(end), packer.flush()])
+    return _bombs[key]
 
 
 @pytest.fixture(scope="session")
