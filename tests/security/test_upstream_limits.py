@@ -203,6 +203,12 @@ def test_a_read_waiting_at_the_time_limit_is_cut_short(fake_provider, provider):
     assert time.monotonic() - started < 2.0  # not the 10 s read timeout, nor the 5 s stall
 
 
+def test_json_nested_past_the_recursion_limit_is_a_bad_response():
+    with pytest.raises(llm.UpstreamError) as caught:
+        http.decode(NOWHERE, b"[" * 100000 + b"]" * 100000)
+    assert caught.value.code == "upstream_bad_response"
+
+
 def test_an_error_answer_is_never_inflated(fake_provider):
     exc, _ = failure(fake_provider.target(model="gzip-bomb-error", key=KEY), False)
     assert (exc.code, exc.upstream_status) == ("upstream_error", 500)

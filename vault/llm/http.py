@@ -295,7 +295,7 @@ def decode(target, data, status=200):
     """One streamed event's (or a whole answer's) JSON object, or upstream_bad_response."""
     try:
         event = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # "[[[[…" nested past Python's limit is no answer either
         raise bad_response(target, status) from None
     if not isinstance(event, dict):
         raise bad_response(target, status)
