@@ -313,8 +313,8 @@ ERRORS = {  # status: (description, the codes a client may see)
           "upstream_rate_limited, rate_limited"),
     500: ("A fault on our side", "internal_error, stored_key_unreadable (the master key does not open "
           "a stored key: enter the key again)"),
-    502: ("The provider refused the key, failed or answered something unreadable",
-          "upstream_auth, upstream_error, upstream_unreachable, upstream_bad_response"),
+    502: ("The provider refused the key, failed, or answered something unreadable or too large",
+          "upstream_auth, upstream_error, upstream_unreachable, upstream_bad_response, upstream_too_large"),
     503: ("The database is unavailable for a moment", "database_unavailable"),
     504: ("The provider did not answer in time", "upstream_timeout"),
 }
