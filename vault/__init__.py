@@ -26,13 +26,13 @@ def create_app(config=None):
         urls.init_app(app)
         crypto.install(app)
         db.init_app(app)  # proves the keyring opens this database before a migration re-encrypts
+        ratelimit.init_app(app)
     except ValueError as exc:  # MasterKeyError included: each message names its setting
         raise StartupError(str(exc)) from None
     errors.init_app(app)
     filters.init_app(app)
     csrf.init_app(app)
     _register_blueprints(app)
-    ratelimit.init_app(app)
     app.before_request(_start_clock)
     app.before_request(_bearer_or_csrf)
     app.after_request(_security_headers)

@@ -215,12 +215,9 @@ def _state():
 
 def init_app(app):
     """The app's counter (the database unless RATELIMIT_STORAGE_URI names a shared store; a
-    per-process memory:// store would let each worker allow its own five) and trusted proxies."""
-    from . import StartupError  # the package is loaded by now: create_app calls this
-    try:
-        proxies = parse_proxies(app.config.get("VAULT_TRUSTED_PROXIES"))
-    except ValueError as exc:
-        raise StartupError(str(exc)) from None
+    per-process memory:// store would let each worker allow its own five) and trusted proxies.
+    A bad VAULT_TRUSTED_PROXIES is a ValueError naming it, which create_app reports."""
+    proxies = parse_proxies(app.config.get("VAULT_TRUSTED_PROXIES"))
     uri = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
     counter = _Ledger() if uri.startswith("memory://") else _Storage(uri)
     app.extensions[_STATE] = _Config(counter, proxies)
