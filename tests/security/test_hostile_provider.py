@@ -3,12 +3,7 @@ the vault talks to. Against the production server (gunicorn, one gevent worker) 
 each attack runs while another user's normal chats go on: the chats keep their pace, the attack's
 request ends in its own error, the worker's memory stays bounded and the worker is never replaced."""
 import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,9 +13,8 @@ import requests
 
 from tests.fake_provider import FakeProvider
 from tests.helpers import close_pool, make_user, sign_in, token_for
+from tests.server import Server
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVER = [sys.executable, "-m", "gunicorn", "-c", "vault/gunicorn.conf.py", "app:app"]
 LIMIT, SECONDS = 1024 * 1024, 5
 MIB = 1024 * 1024
 CHATS = 20
@@ -31,50 +25,6 @@ ATTACKS = {  # model name -> (wire, scenario of the fake provider)
     "gzip-bomb": ("anthropic", "gzip-bomb"), "gzip-bomb-openai": ("openai", "gzip-bomb"),
     "huge-body": ("openai", "huge-body"), "drip-feed": ("openai", "drip-feed"),
     "gzip-bomb-error": ("openai", "gzip-bomb-error"), "normal": ("openai", "echo")}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`gunicorn -c vault/gunicorn.conf.py app:app`, one worker, its own port and instance dir."""
-
-    def __init__(self, env, tmp):
-        self.port = free_port()
-        self.base, self.log = f"http://127.0.0.1:{self.port}", tmp / "server.log"
-        env = {**os.environ, **env, "VAULT_BIND": f"127.0.0.1:{self.port}", "VAULT_WORKERS": "1",
-               "VAULT_INSTANCE_PATH": str(tmp / "instance")}
-        env.pop("GUNICORN_CMD_ARGS", None)
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(SERVER, cwd=ROOT, env=env, stdout=log, stderr=log,
-                                            start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                if requests.get(self.base + "/login", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        self.stop()
-        pytest.fail(f"the server did not answer: {self.log.read_text()[-2000:]}")
-
-    def worker(self):
-        """The worker's pid: the master's only child."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        assert len(children) == 1, children
-        return int(children[0])
-
-    def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +57,7 @@ def server(tmp_path_factory, fake):
         assert created.status_code == 201, created.json
     token = token_for(app, "ada@example.com")
     close_pool()
-    running = Server(env, tmp)
+    running = Server(tmp, env).start()
     running.headers = {"Authorization": f"Bearer {token}"}
     try:
         chat(running)  # the first request warms the worker up

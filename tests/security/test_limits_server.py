@@ -2,29 +2,13 @@
 whichever worker answers, and an account is locked whichever address the guesses come from.
 The server trusts 127.0.0.1 as its proxy, so X-Forwarded-For plays the client's address."""
 import concurrent.futures
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.helpers import PASSWORD, close_pool, make_user
-
-ROOT = Path(__file__).resolve().parents[2]
-SERVER = [sys.executable, "-m", "gunicorn", "-c", "vault/gunicorn.conf.py", "app:app"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from tests.server import Server
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -39,34 +23,10 @@ def server(tmp_path_factory):
     for email in ("ada@example.com", "bob@example.com", "cy@example.com"):
         make_user(app, email)
     close_pool()
-    port, log = free_port(), tmp / "access.log"
-    full = {**os.environ, **env, "VAULT_WORKERS": "4", "VAULT_BIND": f"127.0.0.1:{port}",
-            "VAULT_INSTANCE_PATH": str(tmp / "instance"), "RATELIMIT_STORAGE_URI": "memory://",
-            "GUNICORN_CMD_ARGS": f"--access-logfile {log} --access-logformat '%(p)s %(s)s %(r)s'"}
-    with open(tmp / "server.log", "wb") as out:
-        process = subprocess.Popen(SERVER, cwd=ROOT, env=full, stdout=out, stderr=out, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base, process, tmp / "server.log")
-        yield base, log
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
-
-
-def _wait_ready(base, process, log, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if requests.get(base + "/login", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.2)
-    pytest.fail(f"the server did not answer: {log.read_text()[-2000:]}")
+    log = tmp / "access.log"
+    with Server(tmp, {**env, "VAULT_WORKERS": "4", "RATELIMIT_STORAGE_URI": "memory://",
+                      "GUNICORN_CMD_ARGS": f"--access-logfile {log} --access-logformat '%(p)s %(s)s %(r)s'"}) as running:
+        yield running.base, log
 
 
 class Browser:
