@@ -116,3 +116,23 @@ def live(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_port}", server.shutdown
+
+
+def rotation_in_progress(url):
+    """True while another process holds the write transaction a rotation runs in."""
+    if url.startswith("sqlite:///"):
+        import sqlite3
+        probe = sqlite3.connect(url[len("sqlite:///"):], timeout=0)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.rollback()
+            return False
+        except sqlite3.OperationalError:  # locked: the rotation is writing
+            return True
+        finally:
+            probe.close()
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
+                            "AND query ILIKE 'UPDATE%'").fetchone()[0] > 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import make_user, sign_in
+from tests.helpers import make_user, rotation_in_progress, sign_in
 from vault import create_app, crypto
 from vault.db import LLMModel, User, database
 from vault.settings import new_master_key
@@ -85,26 +85,6 @@ def all_readable(app):
             assert ring.decrypt(model.api_key_encrypted, model.aad).reveal().startswith("sk-key-number-")
             kids.add(ring.key_id_of(model.api_key_encrypted))
         return kids
-
-
-def rotation_in_progress(url):
-    """True while another process holds the write transaction a rotation runs in."""
-    if url.startswith("sqlite:///"):
-        import sqlite3
-        probe = sqlite3.connect(url[len("sqlite:///"):], timeout=0)
-        try:
-            probe.execute("BEGIN IMMEDIATE")
-            probe.rollback()
-            return False
-        except sqlite3.OperationalError:  # locked: the rotation is writing
-            return True
-        finally:
-            probe.close()
-    import psycopg
-    with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                            "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
-                            "AND query ILIKE 'UPDATE%'").fetchone()[0] > 0
 
 
 def test_rotation_killed_half_way_then_run_again(app, app_config, master_key, tmp_path):

@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import socket
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -18,7 +17,8 @@ import pytest
 import requests
 
 from tests.fake_provider import OpenAIWire
-from tests.helpers import PASSWORD, close_pool, make_user, sign_in, token_for, wipe_postgres
+from tests.helpers import (PASSWORD, close_pool, make_user, rotation_in_progress, sign_in, token_for,
+                           wipe_postgres)
 from vault import create_app, crypto, db as vault_db
 from vault.chat import usage
 from vault.db import LLMModel, ProviderSecret, User, VaultMeta, database, utcnow
@@ -77,25 +77,6 @@ def seed_secrets(app, count):
             ProviderSecret.insert_many(rows[start:start + 500]).execute()
 
 
-def rotation_writing(url):
-    """True once another process holds the rotation's write transaction."""
-    if url.startswith("sqlite:///"):
-        probe = sqlite3.connect(url[len("sqlite:///"):], timeout=0)
-        try:
-            probe.execute("BEGIN IMMEDIATE")
-            probe.rollback()
-            return False
-        except sqlite3.OperationalError:  # locked: the rotation is writing
-            return True
-        finally:
-            probe.close()
-    import psycopg
-    with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                            "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
-                            "AND query ILIKE 'UPDATE%'").fetchone()[0] > 0
-
-
 def test_a_key_changed_during_a_master_key_rotation_is_not_undone_by_it(app_config, master_key, fake_provider,
                                                                         tmp_path):
     """The rotation reads every row, ada rotates her key meanwhile, the rotation reaches her row:
@@ -117,7 +98,7 @@ def test_a_key_changed_during_a_master_key_rotation_is_not_undone_by_it(app_conf
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while not rotation_writing(url):
+        while not rotation_in_progress(url):
             assert rotation.poll() is None and time.monotonic() < deadline, rotation.communicate()
             time.sleep(0.005)
         changed = ada.put("/api/secrets/openai", json={"api_key": NEW_KEY})
