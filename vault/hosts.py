@@ -1,6 +1,7 @@
 """Where a stored key may travel: the host patterns of a provider secret (README, Security model).
 A pattern is a host (`api.openai.com`), a host and port (`127.0.0.1:8080`; without a port any
 port matches) or a wildcard suffix (`*.openai.azure.com`: any name below it, not itself)."""
+import functools
 import re
 from urllib.parse import urlsplit
 
@@ -68,6 +69,12 @@ def allows(patterns, url):
         return False
     host = f"[{host}]" if ":" in host else host
     return bool(host) and any(_matches(p, host, port) for p in patterns or ())
+
+
+@functools.lru_cache(maxsize=4096)
+def stored_allows(stored, url):
+    """allows() for the stored form (space-separated), cached: it runs on every chat."""
+    return allows(stored.split(), url)
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

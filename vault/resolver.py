@@ -177,9 +177,8 @@ def _open_secret(secret, base_url):
 
 def _bound(provider, base_url, allowed):
     """Every use of a provider secret passes here before its key is opened."""
-    patterns = (allowed or "").split()
-    if not hosts.allows(patterns, base_url):
-        raise HostNotAllowed(provider, base_url, patterns)
+    if not hosts.stored_allows(allowed or "", base_url or ""):
+        raise HostNotAllowed(provider, base_url, (allowed or "").split())
 
 
 def _expired(secret):
