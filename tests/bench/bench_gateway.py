@@ -1,7 +1,8 @@
 """What each gateway adds to an OpenAI-compatible chat call, side by side in one run on this
 machine: the fake provider called directly, a bare WSGI hop (the floor), the vault's
 /v1/chat/completions under its production server (one gevent worker) and, when installed, the
-LiteLLM proxy and the Portkey gateway (tests/bench/peers.py says how to install them).
+LiteLLM proxy and the Portkey gateway (installed under BENCH_PEERS_DIR, /tmp/peers by default; a
+missing one prints its install commands, and tests/bench/peers.py holds them).
 
     python -m tests.bench.bench_gateway [--peers] [--repeats 3] [-n 400] [--streams 40]
         [--seconds 3] [--long-streams 256] [--postgres URL]
@@ -116,6 +117,7 @@ class Target:
 
     def clear(self):
         self.samples.clear(), self.first_token.clear(), self.overheads.clear()
+        self.conn.close()  # idle through the load phases, past the servers' keep-alive: a new one
 
 
 def read_stream(response, on_first=lambda: None):
