@@ -5,6 +5,8 @@ import functools
 import re
 from urllib.parse import urlsplit
 
+from urllib3.util import parse_url
+
 from .validate import FieldError
 
 MAX_PATTERNS = 20
@@ -63,12 +65,17 @@ def default_for(base_url):
 def allows(patterns, url):
     """True when the URL's host (and port) matches one of the patterns."""
     try:
-        parts = urlsplit(url or "")
-        host, port = (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(parts.scheme)
-    except ValueError:
+        host, port = _host_port(url)
+    except ValueError:  # urllib3's LocationParseError included
         return False
-    host = f"[{host}]" if ":" in host else host
     return bool(host) and any(_matches(p, host, port) for p in patterns or ())
+
+
+def _host_port(url):
+    """(host, port) as the connection will see them: urllib3's reading of the URL, which is the
+    one that connects, not urlsplit's (they disagree on a backslash, for one). IPv6 in brackets."""
+    parts = parse_url(url or "")
+    return (parts.host or "").lower(), parts.port or _DEFAULT_PORTS.get(parts.scheme)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -91,7 +98,9 @@ def _matches(pattern, host, port):
 
 def describe(url):
     """host[:port] as a pattern would name it, for messages."""
-    parts = urlsplit(url or "")
-    host = (parts.hostname or "").lower()
-    host = f"[{host}]" if ":" in host else host
+    try:
+        parts = parse_url(url or "")
+    except ValueError:
+        return "an unreadable URL"
+    host = (parts.host or "").lower()
     return f"{host}:{parts.port}" if parts.port else host

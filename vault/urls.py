@@ -8,6 +8,7 @@ import socket
 from urllib.parse import urlsplit
 
 from flask import current_app
+from urllib3.util import parse_url
 
 from .providers import PROVIDERS
 
@@ -37,6 +38,13 @@ def init_app(app):
     app.extensions["vault.base_urls"] = parse_overrides(app.config["VAULT_PROVIDER_BASE_URLS"])
 
 
+def _connected_host(url):
+    try:
+        return (parse_url(url).host or "").strip("[]").lower()
+    except ValueError:
+        return None
+
+
 def check_base_url(url, policy="any"):
     """The URL without a trailing slash, or BadURL with a sentence saying what is wrong."""
     try:
@@ -47,6 +55,10 @@ def check_base_url(url, policy="any"):
         raise BadURL("Use an http:// or https:// URL with a host, such as https://api.openai.com/v1.")
     if parts.username or parts.password:
         raise BadURL("Put credentials in the API key field, not in the URL.")
+    if "\\" in url or _connected_host(url) != parts.hostname.lower():
+        # urllib3, which connects, and urlsplit, which checked, must see the same host; a
+        # backslash makes them differ ("https://evil.example\\.openai.azure.com")
+        raise BadURL("The base URL's host is ambiguous (a backslash or odd characters before the path).")
     if parts.query or parts.fragment or any(c.isspace() for c in url):
         raise BadURL("A base URL has no spaces, query string or fragment.")
     if "{" in url:

@@ -206,3 +206,17 @@ def test_a_check_obeys_allowed_hosts_too(ada, fake_provider):
     assert fake_provider.calls == []
     event = ada.get("/api/secrets/openai/history").json["events"][0]
     assert (event["action"], event["outcome"]) == ("check", "host_not_allowed")
+
+
+BACKSLASHED = "https://evil.example\\.openai.azure.com/openai/v1"  # urllib3 ends the host at the "\"
+
+
+def test_a_backslash_cannot_smuggle_another_host_past_a_wildcard_binding(ada):
+    from vault import hosts
+    assert not hosts.allows(["*.openai.azure.com"], BACKSLASHED)  # judged as the connection sees it
+    assert ada.post("/api/secrets", json={"provider": "azure", "api_key": "azure-key-0123456789"}).status_code == 201
+    saved = ada.post("/api/models", json={"name": "az", "provider": "azure", "model_id": "gpt",
+                                          "base_url": BACKSLASHED})
+    refused(saved, "invalid_base_url", 400)
+    refused(ada.post("/api/models/test", json={"provider": "azure", "model_id": "gpt", "base_url": BACKSLASHED}),
+            "invalid_base_url", 400)
