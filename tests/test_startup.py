@@ -3,6 +3,8 @@ import logging
 import os
 import stat
 
+import pytest
+
 from tests.helpers import PASSWORD, sign_in
 
 from vault import create_app, db as vault_db
@@ -112,3 +114,10 @@ def test_sign_in_works_after_restart(app, app_config):
     make_user(app, "ada@example.com")
     again = create_app(app_config)
     sign_in(again.test_client(), "ada@example.com")
+
+
+def test_a_provider_base_url_override_with_a_bad_port_stops_start_up_naming_it(app_config):
+    from vault import StartupError
+    with pytest.raises(StartupError) as refused:
+        create_app({**app_config, "VAULT_PROVIDER_BASE_URLS": "openai=http://gw:abc/v1"})
+    assert "VAULT_PROVIDER_BASE_URLS" in str(refused.value) and "port" in str(refused.value)

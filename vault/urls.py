@@ -30,7 +30,10 @@ def parse_overrides(text):
         name, _, url = part.partition("=")
         if name.strip() not in PROVIDERS or not url.strip().startswith(("http://", "https://")):
             raise ValueError(f"VAULT_PROVIDER_BASE_URLS: '{part}' is not provider=http(s)://url")
-        overrides[name.strip()] = url.strip().rstrip("/")
+        try:  # the same checks as a model's base URL: a bad port here broke every chat later
+            overrides[name.strip()] = check_base_url(url.strip())
+        except BadURL as exc:
+            raise ValueError(f"VAULT_PROVIDER_BASE_URLS: '{part}': {exc}") from None
     return overrides
 
 
