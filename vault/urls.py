@@ -58,10 +58,6 @@ def check_base_url(url, policy="any"):
         raise BadURL("Use an http:// or https:// URL with a host, such as https://api.openai.com/v1.")
     if parts.username or parts.password:
         raise BadURL("Put credentials in the API key field, not in the URL.")
-    if "\\" in url or _connected_host(url) != parts.hostname.lower():
-        # urllib3, which connects, and urlsplit, which checked, must see the same host; a
-        # backslash makes them differ ("https://evil.example\\.openai.azure.com")
-        raise BadURL("The base URL's host is ambiguous (a backslash or odd characters before the path).")
     if parts.query or parts.fragment or any(c.isspace() for c in url):
         raise BadURL("A base URL has no spaces, query string or fragment.")
     if "{" in url:
@@ -70,6 +66,10 @@ def check_base_url(url, policy="any"):
         parts.port
     except ValueError:
         raise BadURL("The port in the base URL is not a number from 1 to 65535.") from None
+    if "\\" in url or _connected_host(url) != parts.hostname.lower():
+        # urllib3, which connects, and urlsplit, which checked, must see the same host; a
+        # backslash makes them differ ("https://evil.example\\.openai.azure.com")
+        raise BadURL("The base URL's host is ambiguous (a backslash or odd characters before the path).")
     if policy == "public":
         public_addresses(parts.hostname, parts.port)  # NotPublic, a BadURL, says why not
     return url.rstrip("/")
