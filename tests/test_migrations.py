@@ -28,6 +28,11 @@ def version_0(app):
                          "provider": "custom", "model_id": "m", "base_url": "http://llm.lan:8080/v1",
                          "auth_type": "bearer", "supports_streaming": True, "supports_tools": False,
                          "created_at": now, "updated_at": now})
+    for n, (host, own_key) in enumerate((("https://proxy.corp:8443/v1", None), ("https://other.example/v1", "v1.x.y"))):
+        insert("llm_model", {"id": f"00000000-0000-4000-8000-00000000001{n}", "user_id": uid, "name": f"o{n}",
+                             "provider": "openai", "model_id": "m", "base_url": host, "auth_type": "bearer",
+                             "api_key_encrypted": own_key, "supports_streaming": True, "supports_tools": False,
+                             "created_at": now, "updated_at": now})
     insert("api_token", {"user_id": uid, "name": "old", "token_hash": "0" * 64, "prefix": "psv_old",
                          "created_at": now})
 
@@ -38,7 +43,8 @@ def test_older_database_gets_host_bindings_and_its_tokens_keep_every_scope(app):
         assert vault_db.migrate() == len(vault_db.MIGRATIONS)
         hosts = {s.provider: s.allowed_hosts for s in ProviderSecret.select()}
         token = ApiToken.get()
-        assert hosts == {"openai": "api.openai.com", "custom": "llm.lan:8080"}  # custom: where it went
+        # the default, and wherever models relying on the secret sent it (not an own-key model's host)
+        assert hosts == {"openai": "api.openai.com proxy.corp:8443", "custom": "llm.lan:8080"}
         assert token.scopes == "chat manage" and token.models is None
         assert AuditEvent.select().where(AuditEvent.detail.is_null(False)).count() == 0
         assert vault_db.migrate() == len(vault_db.MIGRATIONS)  # and once only

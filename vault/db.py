@@ -242,8 +242,8 @@ MODELS = [User, Session, ApiToken, ProviderSecret, LLMModel, UsageRecord, AuditE
 # only: a deployed database has run the earlier ones. A new database starts at the last version.
 def _key_egress(migrator):
     """Version 1: where each key may travel, token scopes, and the audit's detail. Existing
-    secrets may go to their provider's default host (custom ones: the hosts of the models that
-    rely on them, so nothing that worked stops); existing tokens keep both scopes."""
+    secrets may go to their provider's default host and the hosts of the models that rely on
+    them (default_hosts), so nothing that worked stops; existing tokens keep both scopes."""
     from playhouse.migrate import migrate as run
     run(migrator.add_column("provider_secret", "allowed_hosts", pw.TextField(default="")),
         migrator.add_column("api_token", "scopes", pw.CharField(max_length=64, default="chat manage")),
@@ -255,14 +255,15 @@ def _key_egress(migrator):
 
 
 def default_hosts(secret):
-    """The hosts a secret may reach before its owner says otherwise."""
+    """The hosts a secret may reach before its owner says otherwise: its provider's default, and
+    wherever the owner's models that rely on it already sent it (a proxy, a custom server), so
+    that binding a stored secret stops nothing that worked."""
     from . import hosts, urls
-    patterns = hosts.default_for(urls.base_url_for(secret.provider))
-    if patterns is None:  # custom: no default URL, so the owner's models say where it went
-        models = (LLMModel.owned_by(secret.user_id).select(LLMModel.base_url)
-                  .where(LLMModel.provider == secret.provider, LLMModel.api_key_encrypted.is_null()))
-        patterns = sorted({hosts.describe(m.base_url) for m in models})
-    return patterns
+    patterns = hosts.default_for(urls.base_url_for(secret.provider)) or []
+    models = (LLMModel.owned_by(secret.user_id).select(LLMModel.base_url)
+              .where(LLMModel.provider == secret.provider, LLMModel.api_key_encrypted.is_null()))
+    used = {hosts.describe(m.base_url) for m in models if not hosts.allows(patterns, m.base_url)}
+    return patterns + sorted(used)
 
 
 def _model_keys_bound_to_owner(migrator):
