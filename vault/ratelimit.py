@@ -86,8 +86,11 @@ def signed_in_account():
 
 
 def posted_email():
-    """The sign-in form's account: the email typed, registered or not."""
-    return account_key(request.form.get("email"))
+    """The sign-in form's account: the email typed, registered or not, read as Flask-WTF reads
+    the form (a JSON body too), or JSON guesses would skip the account's limit."""
+    data = request.form if request.form else request.get_json(silent=True)
+    email = data.get("email") if isinstance(data, dict) else None  # a MultiDict is a dict
+    return account_key(email if isinstance(email, str) else None)
 
 
 # --- where the client is --------------------------------------------------------------------

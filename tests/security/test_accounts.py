@@ -131,6 +131,17 @@ def test_five_wrong_passwords_lock_the_account_whatever_address_guesses(proxied)
     assert post_login(client, "bob@example.com", PASSWORD, "198.51.100.7").status_code == 302
 
 
+def test_guesses_sent_as_json_lock_the_account_too(proxied):
+    """Flask-WTF reads a JSON body as the form: the account lock must read the same email."""
+    client = proxied.test_client()
+    csrf = {"X-CSRFToken": csrf_from(client.get("/login"))}
+    for n in range(5):
+        guess = client.post("/login", json={"email": "ada@example.com", "password": "wrong guess!"},
+                            headers={**csrf, "X-Forwarded-For": f"203.0.113.{n + 1}"})
+        assert guess.status_code == 401
+    assert post_login(client, "ada@example.com", PASSWORD, "198.51.100.7").status_code == 429
+
+
 def test_a_lock_does_not_say_whether_the_email_is_registered(proxied):
     client = proxied.test_client()
     for email, address in (("ada@example.com", "203.0.113.1"), ("nobody@example.com", "203.0.113.2")):
