@@ -117,10 +117,3 @@ def public_addresses(host, port=None):
         raise NotPublic(f"This server only allows public base URLs; {host} resolves to a loopback, "
                         "private or link-local address.")
     return addresses
-
-
-def host_of(url):
-    """host[:port] for messages; never the path, query or credentials."""
-    parts = urlsplit(url or "")
-    host = parts.hostname or ""
-    return f"{host}:{parts.port}" if parts.port else host

@@ -98,17 +98,6 @@ def _new_pool(scheme, host, port, address=None):
     return HTTPConnectionPool(host, port, maxsize=POOL_SIZE, block=False, retries=False)
 
 
-def read_timeout(explicit=None):
-    """The given timeout, else VAULT_UPSTREAM_TIMEOUT from the running app, else 60 s."""
-    if explicit is not None:
-        return float(explicit)
-    try:
-        from flask import current_app
-        return float(current_app.config.get("VAULT_UPSTREAM_TIMEOUT") or DEFAULT_TIMEOUT)
-    except RuntimeError:  # no app context: a script or a generator outside the request
-        return DEFAULT_TIMEOUT
-
-
 Settings = namedtuple("Settings", "timeout policy max_bytes max_seconds")
 
 
@@ -174,7 +163,7 @@ def request(target, method, path, payload=None, timeout=None, stream=False, poli
     """Send one request; answer the urllib3 response (2xx only) or raise UpstreamError.
     `policy` is VAULT_BASE_URL_POLICY as settings() read it when the request was made.
     The body is left unread and undecoded, streamed or not: reading.py reads it within the limits."""
-    read = read_timeout(timeout)
+    read = settings(timeout).timeout
     try:
         scheme, host, port, url = endpoint(target.base_url, path)
     except ValueError:  # urlsplit's own errors included (a bad port, a broken IPv6 address)
