@@ -72,4 +72,5 @@
   });
 
   stop.addEventListener("click", function () { if (controller) controller.abort(); });
+  send.disabled = false;
 })();
