@@ -51,7 +51,7 @@ def app(app_config):
 def usage_written():
     """Usage counted by one test is written to that test's database, not the next one's."""
     yield
-    from vault.chat import usage
+    from vault.gateway import usage
     usage.flush()
 
 

@@ -136,3 +136,16 @@ def rotation_in_progress(url):
         return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                             "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
                             "AND query ILIKE 'UPDATE%'").fetchone()[0] > 0
+
+
+def chat_request(body):
+    "A ChatRequest from a dict body of messages and options, as tests write them."
+    from vault.llm.types import ChatRequest
+    return ChatRequest(model=body.get("model", ""), messages=body["messages"],
+                       options={k: v for k, v in body.items() if k not in ("messages", "model", "stream")})
+
+
+def every_rule(app):
+    """The routes of the Flask app and of the /v1 app mounted beside it (Werkzeug rules both)."""
+    from vault.v1.app import url_map
+    return [*app.url_map.iter_rules(), *url_map.iter_rules()]

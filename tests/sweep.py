@@ -55,7 +55,7 @@ def build_world(app_config, fake_provider):
 
 def snapshot(app):
     """Every row of every table but the audit trail, without the last-seen/last-used stamps."""
-    from vault.chat import usage
+    from vault.gateway import usage
     usage.flush()  # counted usage is written in the background; settle it first
     with app.app_context(), database.connection_context():
         state = {}

@@ -7,12 +7,14 @@ import flask
 import pytest
 
 from vault import llm
+from vault.llm.types import Delta
 from vault.resolver import Target
 
 from .fake_provider import BODY_MARKER
+from .helpers import chat_request
 
 KEY = "sk-test-SENTINEL-errors-0000"
-CHAT = {"messages": [{"role": "user", "content": "hi"}]}
+CHAT = chat_request({"messages": [{"role": "user", "content": "hi"}]})
 WIRES = ["openai", "anthropic"]
 
 
@@ -175,7 +177,7 @@ def test_a_stream_cut_short_is_an_error(fake_provider, caplog, provider, scenari
             events.append(event)
     assert caught.value.code == "upstream_error"
     assert caught.value.message == "The provider closed the stream before it finished."
-    assert all(e["type"] == "delta" for e in events)  # no "done" for a stream that did not finish
+    assert all(e.type == "delta" for e in events)  # no "done" for a stream that did not finish
     assert_clean(caught.value, caplog)
 
 
@@ -197,7 +199,7 @@ def test_a_stream_that_stalls_times_out(fake_provider, caplog, provider):
     with pytest.raises(llm.UpstreamError) as caught:
         for event in llm.adapter_for(target, timeout=0.3).stream(target, CHAT):
             seen.append(event)
-    assert caught.value.code == "upstream_timeout" and seen[0] == {"type": "delta", "content": "before "}
+    assert caught.value.code == "upstream_timeout" and seen[0] == Delta("before ")
     assert_clean(caught.value, caplog)
 
 
@@ -220,4 +222,4 @@ def test_the_pool_survives_errors(fake_provider):
         with pytest.raises(llm.UpstreamError):
             bad = fake_provider.target(model=scenario, key=KEY)
             list(adapter.stream(bad, CHAT))
-    assert adapter.complete(target, CHAT)["content"] == "Echo: hi"
+    assert adapter.complete(target, CHAT).content == "Echo: hi"

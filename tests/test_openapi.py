@@ -6,7 +6,7 @@ import re
 import jsonschema_rs
 import pytest
 
-from tests.helpers import token_for
+from tests.helpers import every_rule, token_for
 from vault import providers
 from vault.openapi_doc import DOCUMENT
 
@@ -22,7 +22,7 @@ def openapi_path(rule):
 def json_routes(app):
     """{(path, method)} of every rule under /api/ or /v1/, HEAD and OPTIONS left to Werkzeug."""
     return {(openapi_path(rule.rule), method.lower())
-            for rule in app.url_map.iter_rules() if rule.rule.startswith(JSON_PREFIXES)
+            for rule in every_rule(app) if rule.rule.startswith(JSON_PREFIXES)
             for method in rule.methods - {"HEAD", "OPTIONS"}}
 
 

@@ -4,7 +4,7 @@ always a 4xx in the error shape (or a harmless success), never a 500, and a refu
 nothing. Tests also fail when a write route appears that the sweep does not know."""
 import pytest
 
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, every_rule
 from tests.sweep import HX, build_world, snapshot
 
 CHAT = [{"role": "user", "content": "hi"}]
@@ -153,7 +153,7 @@ def test_the_sweep_knows_every_write_route(world):
                "/models/<model_uuid>/test", "/secrets/<provider>/check", "/tokens/<int:token_id>/revoke",
                "/account/sessions/end-all", "/account/sessions/end-others", "/account/sessions/<handle_>/end",
                "/secrets/<provider>"}  # (DELETE /secrets/<provider> takes no body)
-    for rule in world.app.url_map.iter_rules():
+    for rule in every_rule(world.app):
         for method in rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
             if rule.rule.startswith(("/api/", "/v1/")):
                 assert (method, rule.rule) in known, f"{method} {rule.rule} is not in the bad-input sweep"

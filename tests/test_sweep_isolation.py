@@ -4,7 +4,7 @@ no upstream request, nothing changed. A test also fails when a route appears tha
 does not know about."""
 import pytest
 
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, every_rule
 from tests.sweep import HX, MODEL_KEY, SECRET, build_world, snapshot
 
 
@@ -92,7 +92,7 @@ def test_the_sweep_knows_every_route(world):
     covered |= {("POST", "/account/sessions/<handle_>/end"),
                 # bob's own row, add form and create for a provider name: his, not ada's
                 ("GET", "/secrets/<provider>"), ("GET", "/secrets/<provider>/new"), ("POST", "/secrets/<provider>")}
-    for rule in world.app.url_map.iter_rules():
+    for rule in every_rule(world.app):
         if "<" not in rule.rule or rule.endpoint == "static":
             continue
         for method in rule.methods - {"HEAD", "OPTIONS"}:

@@ -6,6 +6,7 @@ import time
 from flask import Flask, g, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from . import crypto, db, errors, filters, headers, ratelimit, settings, urls
 
@@ -39,21 +40,21 @@ def create_app(config=None):
     app.add_url_rule("/", "home", lambda: redirect(url_for("secrets.index")))
     from .cli import register as register_cli
     register_cli(app)
-    from .chat.lane import ChatLane
-    app.wsgi_app = ChatLane(app)
+    from .v1.app import V1
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/v1": V1(app)})  # /v1 is V1's alone
     return app
 
 
 def _register_blueprints(app):
     from . import auth, openapi
     from .auth import account
-    from .chat import api as chat_api, openai_compat, views as chat_views
+    from .chat import api as chat_api, views as chat_views
     from .models import api as models_api, views as models_views
     from .secrets import api as secrets_api, views as secrets_views
     from .tokens import api as tokens_api, views as tokens_views
     auth.init_app(app)
     for module in (secrets_views, secrets_api, models_views, models_api, tokens_views, tokens_api,
-                   chat_views, chat_api, openai_compat, account, openapi):
+                   chat_views, chat_api, account, openapi):
         app.register_blueprint(module.bp)
 
 
@@ -65,7 +66,7 @@ def _bearer_or_csrf():
     from .auth.bearer import authenticate_bearer
     if authenticate_bearer():
         return
-    if request.path.startswith(("/api/", "/v1/")) and not current_user.is_authenticated:
+    if request.path.startswith("/api/") and not current_user.is_authenticated:
         return  # neither token nor session: the view's 401 says more than a CSRF refusal would
     csrf.protect()
 

@@ -63,12 +63,12 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
 
 def wants_json():
     path = request.path
-    return path.startswith(("/api/", "/v1/")) or request.accept_mimetypes.best == "application/json"
+    return path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
 def render_error(code, message, status):
     if wants_json():
-        return json_error(code, message, status, request.path)
+        return json_error(code, message, status)
     if request.headers.get("HX-Request") == "true":
         return render_template("_error_fragment.html", message=message, status=status), status
     try:
@@ -77,11 +77,8 @@ def render_error(code, message, status):
         return f"<!doctype html><title>{status}</title><p>{escape(message)}</p>", status
 
 
-def json_error(code, message, status, path):
-    body = {"error": {"code": code, "message": message}}
-    if path.startswith("/v1/"):  # OpenAI's clients read type and param too
-        body["error"].update(type=_openai_type(status), param=None)
-    response = jsonify(body)
+def json_error(code, message, status):
+    response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
     return response
 
@@ -108,11 +105,6 @@ def describe(exc, where):
     # Frames only: an exception's message may quote data we must not log.
     log.error("unhandled %s on %s\n%s", type(exc).__name__, where, "".join(traceback.format_tb(exc.__traceback__)))
     return "internal_error", "Something went wrong on our side.", 500
-
-
-def _openai_type(status):
-    return {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-            404: "not_found_error", 429: "rate_limit_error"}.get(status, "api_error")
 
 
 def _http_message(exc):

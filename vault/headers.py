@@ -1,4 +1,4 @@
-"""Headers every answer carries, from Flask's after_request and from the chat lane alike."""
+"""Headers every answer carries, from Flask's after_request and from the /v1 app alike."""
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "

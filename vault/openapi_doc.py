@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document of every JSON route, as plain data. Limits, enums and
 roles come from the validators themselves, so the document cannot drift from what they refuse."""
 from . import providers
-from .chat.request import MAX_MESSAGES, ROLES
+from .gateway.request import MAX_MESSAGES, ROLES
 from .validate import MAX_KEY_LEN
 
 PROVIDER_IDS = list(providers.PROVIDERS)

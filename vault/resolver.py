@@ -11,7 +11,6 @@ from . import crypto, hosts, providers
 from .urls import base_url_for
 from .db import LLMModel, ProviderSecret, as_datetime, database, utcnow
 from .errors import NotFound, VaultError
-from .tokens import service as tokens
 
 TOUCH_EVERY = dt.timedelta(minutes=1)
 
@@ -67,11 +66,6 @@ _STATEMENTS = {
     "by_id": f"SELECT {_COLUMNS} FROM llm_model m {_SECRET} WHERE {_OWN} AND m.id = {{p}} "
              "ORDER BY m.user_id IS NULL LIMIT 1",
     "by_ref": f"SELECT {_COLUMNS} FROM llm_model m {_SECRET} WHERE {_OWN} AND {_REF} {_ORDER}",
-    # The chat lane's: the API token (tokens.admit's columns) and the model, one round trip.
-    "with_token": f"SELECT {tokens.COLUMNS}, {_COLUMNS} "
-                  f'FROM api_token t JOIN "user" u ON u.id = t.user_id '
-                  f"LEFT JOIN llm_model m ON {_OWN} AND {_REF} {_SECRET} "
-                  f"WHERE t.token_hash = {{p}} AND t.revoked_at IS NULL {_ORDER}",
     "touch": "UPDATE provider_secret SET last_used_at = {p} WHERE id = {p} "
              "AND (last_used_at IS NULL OR last_used_at < {p})",
 }
@@ -82,8 +76,7 @@ def _statement(name):
     """The SQL for this database's parameter style, built once."""
     key = (name, database.param)
     if key not in _sql:
-        _sql[key] = _STATEMENTS[name].format(p=database.param, user="u.id" if name == "with_token"
-                                             else database.param)
+        _sql[key] = _STATEMENTS[name].format(p=database.param, user=database.param)
     return _sql[key]
 
 
@@ -98,15 +91,6 @@ def resolve_by_name_or_id(user, ref, allow=None):
     uid = user.id
     row = database.execute_sql(_statement("by_ref"), (uid, uid, ref, ref, ref)).fetchone()
     return target_from(uid, row, allow)
-
-
-def token_and_model(token_hash, ref):
-    """(the token's columns, the model row for `ref` or None), or None for no such live token."""
-    row = database.execute_sql(_statement("with_token"), (ref, ref, token_hash, ref)).fetchone()
-    if row is None:
-        return None
-    n = len(tokens.COLUMNS.split(","))
-    return row[:n], (row[n:] if row[n] is not None else None)
 
 
 def target_from(uid, row, allow=None):

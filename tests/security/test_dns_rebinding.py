@@ -77,7 +77,7 @@ CHATS = [("/api/chat", "session", False), ("/api/chat", "session", True), ("/api
 def send_chat(app, ada, token, path, auth, stream):
     field = "model_id" if path == "/api/chat" else "model"
     client, headers = ada, {}
-    if auth == "token":  # the chat lane's path, in front of Flask
+    if auth == "token":  # a program's path
         client, headers = app.test_client(), {"Authorization": f"Bearer {token}"}
     return client.post(path, buffered=True, headers=headers,
                        json={field: "rebound", "messages": MESSAGES, "stream": stream})

@@ -20,7 +20,7 @@ from tests.fake_provider import OpenAIWire
 from tests.helpers import (PASSWORD, close_pool, make_user, rotation_in_progress, sign_in, token_for,
                            wipe_postgres)
 from vault import create_app, crypto, db as vault_db
-from vault.chat import usage
+from vault.gateway import usage
 from vault.db import LLMModel, ProviderSecret, User, VaultMeta, database, utcnow
 from vault.providers import PROVIDERS
 from vault.settings import new_master_key
@@ -337,7 +337,7 @@ def test_json_nested_too_deeply_is_a_400_in_each_json_routes_error_shape(vault_a
     if credential == "token":
         client = vault_app.test_client()
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token_for(vault_app, 'ada@example.com')}"
-        # /api/tokens takes a session only; /v1 a token only; the chat lane reads both chat bodies first
+        # /api/tokens takes a session only; /v1 a token only
         routes = [r for r in JSON_ROUTES if r[1] != "/api/tokens"] + [("POST", "/v1/chat/completions")]
     for method, path in routes:
         for body in (DEEP, '{"model": "own", "model_id": "own", "messages": ' + DEEP + "}"):

@@ -16,14 +16,16 @@ import flask
 import pytest
 
 from tests.fake_provider import BODY_MARKER, gzip_bomb
+from tests.helpers import chat_request
 from vault import llm
 from vault.llm import http, reading, sse
 from vault.llm.anthropic import AnthropicAdapter
 from vault.llm.openai import OpenAIAdapter
+from vault.llm.types import Delta
 from vault.resolver import Target
 
 KEY = "sk-test-SENTINEL-limits-0000"
-CHAT = {"messages": [{"role": "user", "content": "hi"}]}
+CHAT = chat_request({"messages": [{"role": "user", "content": "hi"}]})
 WIRES = ["openai", "anthropic"]
 MIB = 1024 * 1024
 NOWHERE = Target("openai", "http://127.0.0.1:9/v1", "bearer", None, "none", "m")  # for errors' words only
@@ -188,7 +190,7 @@ def test_a_provider_that_never_finishes_is_upstream_timeout(fake_provider, provi
     assert exc.message.endswith("ran past the vault's limit of 1 seconds.")
     assert exc.message.startswith("The stream from" if stream else "The answer from")
     assert 1.0 <= time.monotonic() - started < 3.0
-    assert all(event["type"] == "delta" for event in events)
+    assert all(event.type == "delta" for event in events)
     if scenario == "endless-events":
         assert len(events) > 1000  # relayed as they came, until the limit
 
@@ -199,7 +201,7 @@ def test_a_read_waiting_at_the_time_limit_is_cut_short(fake_provider, provider):
     started = time.monotonic()
     exc, events = failure(fake_provider.target(provider, "stall", KEY), True, max_seconds=0.5)
     assert exc.code == "upstream_timeout" and "ran past" in exc.message
-    assert events == [{"type": "delta", "content": "before "}]
+    assert events == [Delta("before ")]
     assert time.monotonic() - started < 2.0  # not the 10 s read timeout, nor the 5 s stall
 
 
@@ -235,9 +237,9 @@ def test_the_limits_come_from_the_app_config():
 def test_normal_answers_pass_through_the_limits(fake_provider):
     for provider in WIRES:
         target = fake_provider.target(provider, "tools", KEY)
-        assert adapter(target).complete(target, CHAT)["tool_calls"]
+        assert adapter(target).complete(target, CHAT).tool_calls
         events = list(adapter(target).stream(target, CHAT))
-        assert [e["type"] for e in events if e["type"] != "delta"] == ["tool_call", "tool_call", "done"]
+        assert [e.type for e in events if e.type != "delta"] == ["tool_call", "tool_call", "done"]
 
 
 GEVENT_SCRIPT = textwrap.dedent("""
@@ -245,6 +247,7 @@ GEVENT_SCRIPT = textwrap.dedent("""
     import sys, time, gevent
     from vault.llm import UpstreamError
     from vault.llm.openai import OpenAIAdapter
+    from vault.llm.types import ChatRequest
     from vault.resolver import Target
     late = []
     def ticker():
@@ -255,7 +258,7 @@ GEVENT_SCRIPT = textwrap.dedent("""
     def attack(model):
         target = Target("openai", sys.argv[1], "bearer", None, "none", model)
         try:
-            for _ in OpenAIAdapter(10.0, "any", 64 * 1024 * 1024, 3.0).stream(target, {"messages": []}):
+            for _ in OpenAIAdapter(10.0, "any", 64 * 1024 * 1024, 3.0).stream(target, ChatRequest("", [])):
                 pass
         except UpstreamError as exc:
             return exc.code

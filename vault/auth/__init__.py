@@ -21,7 +21,7 @@ class _Unsaved(SecureCookieSession):
 
 class CookieUnlessBearer(SecureCookieSessionInterface):
     """A Bearer request is the token's alone: its cookie is not even read (which also spares
-    the relay's hot path a signature check), and no cookie is set on the answer."""
+    /api/chat's path a signature check), and no cookie is set on the answer."""
 
     def open_session(self, app, req):
         if bearer_token(req) is not None:
@@ -58,7 +58,7 @@ def load_from_token(req):
 
 @login_manager.unauthorized_handler
 def unauthorized():
-    if request.path.startswith(("/api/", "/v1/")):
+    if request.path.startswith("/api/"):
         return render_error("unauthorized", Unauthorized.message, 401)
     if request.headers.get("HX-Request") == "true":
         return "", 401, {"HX-Redirect": url_for("auth.login")}

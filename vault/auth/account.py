@@ -7,7 +7,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_login import current_user, login_required, logout_user
 
 from .. import audit
-from ..chat import usage
+from ..gateway import usage
 from ..db import (ApiToken, AuditEvent, LLMModel, ProviderSecret, Session, UsageRecord, User,
                   database, utcnow, write_txn)
 from ..errors import NotFound, Unauthorized

@@ -1,8 +1,10 @@
 """Bearer API tokens on a request: reading the header, checking the token and its scope before
 every view, and refusing the areas a token must never reach."""
 from flask import g, request
+from flask_login import current_user
 
 from ..errors import Unauthorized, VaultError
+from ..gateway.core import Principal
 from ..tokens import service as tokens
 
 
@@ -36,8 +38,8 @@ class InsufficientScope(VaultError):
     code, status = "insufficient_scope", 403
 
 
-# Which scope a Bearer request needs, by route (README, API tokens). The chat lane answers only
-# chat routes, which every scope grants, so it needs no check of its own.
+# Which scope a Bearer request needs, by route (README, API tokens). /v1 is not Flask's: the
+# gateway's own app (vault/v1) takes a token of any scope, as every scope grants chat.
 CHAT_ROUTES = {("POST", "/api/chat"), ("GET", "/api/models"), ("GET", "/api/providers"),
                ("GET", "/api/usage")}
 NO_SCOPE = {"/api/openapi.json", "/static/<path:filename>"}  # public: a token adds nothing
@@ -50,7 +52,7 @@ def scope_needed(method, rule):
     if rule is None or rule.rule in NO_SCOPE or rule.rule.startswith(SESSION_ONLY):
         return None
     method = "GET" if method == "HEAD" else method
-    if rule.rule.startswith("/v1/") or (method, rule.rule) in CHAT_ROUTES:
+    if (method, rule.rule) in CHAT_ROUTES:
         return "chat"
     return "manage"
 
@@ -59,6 +61,12 @@ def _refusal(row, needed):
     held = tokens.scopes_of(row)
     has = f"the {' and '.join(held)} scope{'s' if len(held) > 1 else ''}" if held else "no scope"
     return f"This token has {has}; {request.method} {request.path[:100]} needs {needed}."
+
+
+def principal():
+    """Who is asking, for the gateway: the request's token (and its user), else the session's user."""
+    token = g.get("api_token")
+    return Principal(token.user, token) if token is not None else Principal(current_user._get_current_object())
 
 
 def via_token():

@@ -1,49 +1,58 @@
-"""POST /api/chat (README, Chat): JSON or SSE, for a browser session or a Bearer token."""
-from flask import Blueprint, request
+"""POST /api/chat (README, Chat): our JSON chat, whole or as server-sent events, for a browser
+session or a Bearer token; and GET /api/usage."""
+from flask import Blueprint, Response, g, request
 from flask_login import current_user, login_required
 
+from ..auth.bearer import principal
 from ..errors import BadRequest, VaultError
-from . import relay, usage
-from .request import chat_body
+from ..gateway import core, usage, wire
+from ..gateway.request import checked
+from ..llm.types import ChatRequest
 
 bp = Blueprint("chat_api", __name__, url_prefix="/api")
 
 
 @bp.post("/chat")
 @login_required
-def chat():  # the playground's (session) and odd requests; a valid token's go through the lane
-    return answer(request.get_json(silent=True))
-
-
-def answer(raw):
-    """The response to a decoded request body, for the token in `g` or the session's user."""
-    body = chat_body(raw, {"model_id", "stream"})
-    model_ref, stream = raw.get("model_id"), raw.get("stream", False)
-    if not isinstance(model_ref, str) or not model_ref:
+def chat():
+    raw = request.get_json(silent=True)
+    messages, options = checked(raw, {"model_id", "stream"})
+    model, stream = raw.get("model_id"), raw.get("stream", False)
+    if not isinstance(model, str) or not model:
         raise BadRequest("'model_id' must be the id or name of one of your models.")
     if not isinstance(stream, bool):
         raise BadRequest("'stream' must be true or false.")
-    target = relay.resolve(model_ref)
+    outcome = core.run(principal(), ChatRequest(model, messages, options, stream), g.request_started)
     if not stream:
-        result, overhead = relay.complete(target, body)
-        return relay.json_answer({**result, "key_source": target.key_source}, target, overhead)
-    tally = relay.Tally(relay.owner().id, target)
-    return relay.sse_response(_events(relay.events(target, body), tally), target)
+        answer = outcome.answer
+        body = {"content": answer.content, "tool_calls": [wire.tool_call(c) for c in answer.tool_calls],
+                "finish_reason": answer.finish_reason, "model": answer.model,
+                "usage": _usage(answer.usage),
+                "key_source": outcome.target.key_source}
+        return wire.dumps(body), 200, [("Content-Type", "application/json"), *wire.headers(outcome)]
+    return Response(_events(outcome.events), headers=[*wire.SSE_HEADERS, *wire.headers(outcome)])
 
 
-def _events(upstream, tally):
+def _events(events):
     """Our events as SSE; ends in exactly one done or one error event."""
     try:
-        for event in upstream:
-            if event["type"] == "done":
-                tally.usage = event.get("usage")
-            yield relay.sse(event)
+        for event in events:
+            if event.type == "delta":
+                yield wire.sse({"type": "delta", "content": event.content})
+            elif event.type == "tool_call":
+                yield wire.sse({"type": "tool_call", "index": event.index, "id": event.id,
+                                "name": event.name, "arguments": event.arguments})
+            else:
+                yield wire.sse({"type": "done", "finish_reason": event.finish_reason,
+                                "usage": _usage(event.usage)})
     except VaultError as exc:  # the provider failing, or a request the adapter could not build
-        tally.error = True
-        yield relay.sse({"type": "error", "error": exc.to_dict()})
+        yield wire.sse({"type": "error", "error": exc.to_dict()})
     finally:
-        upstream.close()  # a client that went away closes the provider's connection too
-        tally.book()
+        events.close()
+
+
+def _usage(used):
+    return {"prompt_tokens": used.prompt_tokens, "completion_tokens": used.completion_tokens}
 
 
 @bp.get("/usage")

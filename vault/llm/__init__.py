@@ -8,9 +8,9 @@ Interface used by the rest of the app (implemented in this package):
   failure: `message` is our own sentence ("The key was refused by OpenAI (401); …"), `status`
   the provider's HTTP status (None when it did not answer), `code` "ok" or our error code.
 - adapter_for(target, timeout=None) -> adapter with
-    complete(target, body) -> {"content", "tool_calls", "finish_reason", "usage", "model"}
-    stream(target, body)   -> iterator of {"type": "delta"|"tool_call"|"done", ...}
-  `body` is our chat request (README, Chat: messages, temperature, max_tokens, tools).
+    complete(target, request) -> types.Answer
+    stream(target, request)   -> iterator of types.Delta, types.ToolCall, then one types.Done
+  `request` is a types.ChatRequest (messages, options such as temperature, max_tokens, tools).
   Both raise UpstreamError (codes in README, Errors) on failure, also mid-stream. The read timeout is
   `timeout`, else VAULT_UPSTREAM_TIMEOUT of the app in context when adapter_for is called; its
   VAULT_BASE_URL_POLICY too (public: a host resolving to a non-public address is refused, before

@@ -2,6 +2,7 @@
 streamed as named events, translated to and from our OpenAI-shaped chat."""
 from . import anthropic_format as fmt
 from . import http, reading
+from .types import Delta, Done, ToolCall
 
 PATH = "/v1/messages"
 STREAM_ERRORS = {  # an `error` event's type → our code, status and sentence
@@ -20,8 +21,8 @@ class AnthropicAdapter:
         self.timeout, self.policy = timeout, policy  # fixed by adapter_for, in the request
         self.settings = http.Settings(timeout, policy, max_bytes, max_seconds)
 
-    def complete(self, target, body):
-        response = http.request(target, "POST", PATH, fmt.request(target, body, False), self.timeout,
+    def complete(self, target, request):
+        response = http.request(target, "POST", PATH, fmt.request(target, request, False), self.timeout,
                                 policy=self.policy)
         data = reading.answer(target, response, self.settings)
         try:
@@ -29,8 +30,8 @@ class AnthropicAdapter:
         except (KeyError, IndexError, TypeError, AttributeError, ValueError):
             raise http.bad_response(target, response.status) from None
 
-    def stream(self, target, body):
-        response = http.request(target, "POST", PATH, fmt.request(target, body, True),
+    def stream(self, target, request):
+        response = http.request(target, "POST", PATH, fmt.request(target, request, True),
                                 self.timeout, stream=True, policy=self.policy)
         state = StreamState(target, self.settings.max_bytes)
         try:
@@ -41,7 +42,7 @@ class AnthropicAdapter:
             if not state.complete:
                 raise http.stream_cut(target)
             # Sent before the drain below: a provider slow to end the body delays nothing.
-            yield {"type": "done", "finish_reason": fmt.finish_reason(state.stop_reason), "usage": state.usage}
+            yield Done(fmt.finish_reason(state.stop_reason), fmt.usage(state.usage))
         finally:
             http.finish(response, state.complete)  # closes the connection unless the stream ended well
 
@@ -53,7 +54,7 @@ class StreamState:
     def __init__(self, target, limit=http.MAX_BYTES):
         self.target, self.blocks, self.calls = target, {}, 0
         self.limit, self.held = limit, 0
-        self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        self.usage = {}  # Anthropic's counts as they come: message_start's, then message_delta's
         self.stop_reason, self.complete = None, False
 
     def feed(self, name, event):
@@ -66,7 +67,7 @@ class StreamState:
             raise http.bad_response(self.target) from None
 
     def on_message_start(self, event):
-        fmt.usage(event["message"].get("usage"), self.usage)
+        self.usage.update(fmt.counts(event["message"].get("usage")))
 
     def on_content_block_start(self, event):
         block = event["content_block"]
@@ -74,12 +75,12 @@ class StreamState:
                                        "name": block.get("name"), "json": []}
         self._hold(BLOCK_BYTES)
         if block["type"] == "text" and block.get("text"):
-            yield {"type": "delta", "content": block["text"]}
+            yield Delta(block["text"])
 
     def on_content_block_delta(self, event):
         delta = event["delta"]
         if delta["type"] == "text_delta" and delta["text"]:
-            yield {"type": "delta", "content": delta["text"]}
+            yield Delta(delta["text"])
         elif delta["type"] == "input_json_delta":
             self.blocks[event["index"]]["json"].append(delta["partial_json"])
             self._hold(len(delta["partial_json"]))
@@ -87,8 +88,7 @@ class StreamState:
     def on_content_block_stop(self, event):
         block = self.blocks.pop(event["index"], None)
         if block and block["type"] == "tool_use":  # a tool call goes out whole, once its block closes
-            yield {"type": "tool_call", "index": self.calls, "id": block["id"], "name": block["name"],
-                   "arguments": "".join(block["json"]) or "{}"}
+            yield ToolCall(self.calls, block["id"], block["name"], "".join(block["json"]) or "{}")
             self.calls += 1
 
     def _hold(self, size):
@@ -98,7 +98,7 @@ class StreamState:
 
     def on_message_delta(self, event):
         self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
-        fmt.usage(event.get("usage"), self.usage)
+        self.usage.update(fmt.counts(event.get("usage")))
 
     def on_message_stop(self, event):
         self.complete = True

@@ -5,6 +5,7 @@ import json
 
 from ..errors import BadRequest
 from . import http
+from .types import Answer, ToolCall, Usage
 
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; OpenAI callers rarely send it
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
@@ -13,22 +14,23 @@ PROMPT_COUNTS = ("input_tokens", "cache_creation_input_tokens", "cache_read_inpu
 TOOL_CHOICES = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
 
 
-def request(target, body, stream):
+def request(target, chat, stream):
     """The Messages API payload for one of our chat requests (README, Chat)."""
-    system, messages = split_system(body["messages"])
-    out = {"model": target.upstream_model or body.get("model"), "messages": messages,
-           "max_tokens": body.get("max_tokens") or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS}
+    system, messages = split_system(chat.messages)
+    options = chat.options
+    out = {"model": target.upstream_model or chat.model, "messages": messages,
+           "max_tokens": options.get("max_tokens") or options.get("max_completion_tokens") or DEFAULT_MAX_TOKENS}
     if system:
         out["system"] = system
     for name in ("temperature", "top_p"):
-        if body.get(name) is not None:
-            out[name] = body[name]
-    if body.get("stop"):
-        out["stop_sequences"] = [body["stop"]] if isinstance(body["stop"], str) else list(body["stop"])
-    if body.get("tools"):
-        out["tools"] = [tool(t) for t in body["tools"]]
-    if body.get("tool_choice") is not None:
-        out["tool_choice"] = tool_choice(body["tool_choice"])
+        if options.get(name) is not None:
+            out[name] = options[name]
+    if options.get("stop"):
+        out["stop_sequences"] = [options["stop"]] if isinstance(options["stop"], str) else list(options["stop"])
+    if options.get("tools"):
+        out["tools"] = [tool(t) for t in options["tools"]]
+    if options.get("tool_choice") is not None:
+        out["tool_choice"] = tool_choice(options["tool_choice"])
     if stream:
         out["stream"] = True
     return out
@@ -114,32 +116,36 @@ def tool_choice(choice):
 
 
 def answer(data, fallback_model):
-    """A Messages API answer as ours: {"content", "tool_calls", "finish_reason", "usage", "model"}.
-    Raises KeyError/TypeError on an unexpected shape (the adapter maps that)."""
+    """A Messages API answer as ours. Raises KeyError/TypeError on an unexpected shape (the
+    adapter maps that)."""
     texts, calls = [], []
     for block in data["content"]:
         if block["type"] == "text":
             texts.append(block["text"])
         elif block["type"] == "tool_use":
-            arguments = json.dumps(block.get("input") or {})
-            calls.append({"id": block["id"], "type": "function",
-                          "function": {"name": block["name"], "arguments": arguments}})
-    return {"content": "".join(texts), "tool_calls": calls,
-            "finish_reason": finish_reason(data.get("stop_reason")), "usage": usage(data.get("usage")),
-            "model": data.get("model") or fallback_model}
+            if not isinstance(block["id"], str) or not isinstance(block["name"], str):
+                raise TypeError("tool_use")
+            calls.append(ToolCall(len(calls), block["id"], block["name"], json.dumps(block.get("input") or {})))
+    return Answer("".join(texts), tuple(calls), finish_reason(data.get("stop_reason")),
+                  usage(counts(data.get("usage"))), data.get("model") or fallback_model)
 
 
 def finish_reason(stop_reason):
     return STOP_REASONS.get(stop_reason, "stop")
 
 
-def usage(raw, into=None):
-    """Anthropic counts as ours; prompt tokens include cache reads and writes."""
-    into = into if into is not None else {"prompt_tokens": 0, "completion_tokens": 0}
+def counts(raw):
+    """The counts an Anthropic usage object holds, as ours; prompt tokens include cache reads
+    and writes. A stream sends some in message_start and the rest in message_delta."""
+    out = {}
     if isinstance(raw, dict):
         prompt = [raw.get(k) for k in PROMPT_COUNTS]
         if any(v is not None for v in prompt):
-            into["prompt_tokens"] = sum(http.count(v) for v in prompt)
+            out["prompt_tokens"] = sum(http.count(v) for v in prompt)
         if raw.get("output_tokens") is not None:
-            into["completion_tokens"] = http.count(raw["output_tokens"])
-    return into
+            out["completion_tokens"] = http.count(raw["output_tokens"])
+    return out
+
+
+def usage(counted):
+    return Usage(counted.get("prompt_tokens", 0), counted.get("completion_tokens", 0))

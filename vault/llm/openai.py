@@ -3,6 +3,7 @@
 import json
 
 from . import http, reading
+from .types import Answer, Delta, Done, ToolCall, Usage
 
 PATH = "/chat/completions"
 CALL_BYTES = 256  # what a tool call held for the end of a stream counts for, besides its text
@@ -18,30 +19,31 @@ class OpenAIAdapter:
         self.timeout, self.policy = timeout, policy  # fixed by adapter_for, in the request
         self.settings = http.Settings(timeout, policy, max_bytes, max_seconds)
 
-    def payload(self, target, body, stream):
-        out = {"model": target.upstream_model or body.get("model"), "messages": body["messages"]}
-        out.update((name, body[name]) for name in PASSED if body.get(name) is not None)
+    def payload(self, target, request, stream):
+        options = request.options
+        out = {"model": target.upstream_model or request.model, "messages": request.messages}
+        out.update((name, options[name]) for name in PASSED if options.get(name) is not None)
         if stream:
             out["stream"] = True
             out["stream_options"] = {"include_usage": True}  # else no usage in a stream
         return out
 
-    def complete(self, target, body):
-        response = http.request(target, "POST", PATH, self.payload(target, body, False), self.timeout,
+    def complete(self, target, request):
+        response = http.request(target, "POST", PATH, self.payload(target, request, False), self.timeout,
                                 policy=self.policy)
         data = reading.answer(target, response, self.settings)
         try:
             choice = data["choices"][0]
             message = choice["message"]
-            calls = [_tool_call(call) for call in message.get("tool_calls") or ()]
-            return {"content": message.get("content") or "", "tool_calls": calls,
-                    "finish_reason": choice.get("finish_reason") or ("tool_calls" if calls else "stop"),
-                    "usage": usage(data.get("usage")), "model": data.get("model") or target.upstream_model}
+            calls = tuple(_tool_call(n, call) for n, call in enumerate(message.get("tool_calls") or ()))
+            return Answer(message.get("content") or "", calls,
+                          choice.get("finish_reason") or ("tool_calls" if calls else "stop"),
+                          usage(data.get("usage")), data.get("model") or target.upstream_model)
         except (KeyError, IndexError, TypeError, AttributeError):
             raise http.bad_response(target) from None
 
-    def stream(self, target, body):
-        response = http.request(target, "POST", PATH, self.payload(target, body, True),
+    def stream(self, target, request):
+        response = http.request(target, "POST", PATH, self.payload(target, request, True),
                                 self.timeout, stream=True, policy=self.policy)
         state, complete = StreamState(target, self.settings.max_bytes), False
         try:
@@ -77,7 +79,7 @@ class StreamState:
                     self._add_call(part)
                 self.finish_reason = choice.get("finish_reason") or self.finish_reason
                 if delta.get("content"):
-                    yield {"type": "delta", "content": delta["content"]}
+                    yield Delta(delta["content"])
         except (AttributeError, TypeError, KeyError):
             raise http.bad_response(self.target) from None
 
@@ -104,24 +106,23 @@ class StreamState:
         # Tool calls go out whole, once the provider has finished sending them.
         for index, key in enumerate(sorted(self.calls)):
             call = self.calls[key]
-            yield {"type": "tool_call", "index": index, "id": call["id"] or f"call_{index}",
-                   "name": "".join(call["name"]), "arguments": "".join(call["arguments"]) or "{}"}
-        reason = self.finish_reason or ("tool_calls" if self.calls else "stop")
-        yield {"type": "done", "finish_reason": reason, "usage": usage(self.usage)}
+            yield ToolCall(index, call["id"] or f"call_{index}", "".join(call["name"]),
+                           "".join(call["arguments"]) or "{}")
+        yield Done(self.finish_reason or ("tool_calls" if self.calls else "stop"), usage(self.usage))
 
 
 def usage(raw):
-    """The provider's own counts, as {"prompt_tokens", "completion_tokens"} (0 when absent)."""
+    """The provider's own counts (0 when absent)."""
     raw = raw if isinstance(raw, dict) else {}
-    return {"prompt_tokens": http.count(raw.get("prompt_tokens")),
-            "completion_tokens": http.count(raw.get("completion_tokens"))}
+    return Usage(http.count(raw.get("prompt_tokens")), http.count(raw.get("completion_tokens")))
 
 
-def _tool_call(call):
+def _tool_call(index, call):
     function = call["function"]
     arguments = function.get("arguments")
     if not isinstance(arguments, str):  # a few compatible servers send an object
         arguments = json.dumps(arguments if arguments is not None else {})
-    return {"id": call.get("id") or "", "type": "function",
-            "function": {"name": function["name"], "arguments": arguments}}
+    if not isinstance(function["name"], str):
+        raise TypeError("name")
+    return ToolCall(index, call.get("id") or f"call_{index}", function["name"], arguments)
 

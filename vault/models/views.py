@@ -3,7 +3,7 @@
 from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
-from ..chat import usage
+from ..gateway import usage
 from ..errors import VaultError
 from ..htmx import fragment, page_or_fragment, removed
 from ..validate import FieldError

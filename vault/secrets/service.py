@@ -115,7 +115,7 @@ def row(user, provider):
 
 
 def _served(user):
-    from ..chat import usage
+    from ..gateway import usage
     return usage.totals(user, 30, "provider", key_source="provider_secret")
 
 

@@ -107,21 +107,14 @@ def model_names(user):
 
 
 # Runs on every Bearer request: one statement written once, not rebuilt by the ORM each time.
-# What admit() reads, in its order; the chat lane's statement (resolver.py) selects it too.
-COLUMNS = "t.id, t.prefix, t.expires_at, t.last_used_at, t.scopes, t.models, u.id, u.email"
-_LOOKUP = (f"SELECT {COLUMNS} FROM api_token t "
-           'JOIN "user" u ON u.id = t.user_id WHERE t.token_hash = {p} AND t.revoked_at IS NULL')
+_LOOKUP = ("SELECT t.id, t.prefix, t.expires_at, t.last_used_at, t.scopes, t.models, u.id, u.email "
+           'FROM api_token t JOIN "user" u ON u.id = t.user_id WHERE t.token_hash = {p} AND t.revoked_at IS NULL')
 _TOUCH = "UPDATE api_token SET last_used_at = {p} WHERE id = {p}"
 
 
 def authenticate(token):
     """The token's row (with its user), or None when it is unknown, revoked or expired."""
-    return admit(database.execute_sql(_LOOKUP.format(p=database.param), (digest(token),)).fetchone())
-
-
-def admit(found):
-    """The row for a live token's looked-up (id, prefix, expires_at, last_used_at, scopes, models,
-    user id, email), else None; last_used_at is written at most once a minute."""
+    found = database.execute_sql(_LOOKUP.format(p=database.param), (digest(token),)).fetchone()
     if found is None:
         return None
     token_id, prefix, expires, used, scopes, models, user_id, email = found

@@ -1,5 +1,5 @@
 """The usage ledger: one UsageRecord row per (user, model, key source, day). Chats only add to
-an in-process tally (microseconds, no database on the relay's path); a background thread writes
+an in-process tally (microseconds, no database on a chat's path); a background thread writes
 it in one transaction every second, and reads flush first. A crash loses at most that second."""
 import atexit
 import datetime as dt
@@ -23,14 +23,15 @@ _writer_pid = None
 
 
 def record(user_id, target, usage=None, error=False):
-    """Counts one request; never touches the database."""
-    usage = usage or {}
+    """Counts one request (`usage`: the provider's llm.types.Usage, if it said); never touches
+    the database."""
     key = (user_id, target.model_id, target.key_source, target.provider, utcnow().date())
     with _lock:
         counts = _pending.setdefault(key, [0, 0, 0, 0])
         counts[0] += 1
-        counts[1] += tokens(usage.get("prompt_tokens"))
-        counts[2] += tokens(usage.get("completion_tokens"))
+        if usage is not None:
+            counts[1] += tokens(usage.prompt_tokens)
+            counts[2] += tokens(usage.completion_tokens)
         counts[3] += int(error)
     _start_writer()
 

@@ -1,5 +1,5 @@
-"""Checking a chat request body (README, Chat; OpenAI's shape for /v1): one precise 400 per mistake,
-and only known fields passed on to the adapters."""
+"""Checking an OpenAI-shaped chat body (README, Chat; /api/chat and /v1/chat/completions): one
+precise 400 per mistake, and only known fields passed on to the adapters."""
 from ..errors import BadRequest
 from ..validate import not_an_object, refuse_unknown
 
@@ -36,21 +36,22 @@ OPTIONS = {  # name: (check, what a valid value is)
 }
 
 
-def chat_body(raw, own_fields, lenient=False):
-    """The checked body. `own_fields` are the endpoint's own (model, stream…); with `lenient`
-    (OpenAI clients send many optional fields) unknown fields are dropped instead of refused."""
+def checked(raw, own_fields, lenient=False):
+    """(messages, options) of an OpenAI-shaped chat body, for a ChatRequest. `own_fields` are the
+    endpoint's own (model, stream…), which it checks itself; with `lenient` (OpenAI clients send
+    many optional fields) unknown fields are dropped instead of refused."""
     if not isinstance(raw, dict):
         raise not_an_object(raw)
     if not lenient:
         refuse_unknown(raw, OPTIONS.keys() | own_fields | {"messages"})
-    body = {"messages": _messages(raw.get("messages"))}
+    messages, options = _messages(raw.get("messages")), {}
     for name, (ok, what) in OPTIONS.items():
         value = raw.get(name)
         if value is not None:
             if not ok(value):
                 raise BadRequest(f"'{name}' must be {what}.")
-            body[name] = value
-    return body
+            options[name] = value
+    return messages, options
 
 
 def _messages(messages):

@@ -1,0 +1,1 @@
+"""The gateway's OpenAI-compatible endpoints under /v1 (README, Endpoints); app.py owns the prefix."""

@@ -1,0 +1,130 @@
+"""The /v1 app: a small WSGI app that owns /v1 outright, mounted beside the Flask app
+(vault/__init__.py). Programs only: a Bearer API token (any scope, as every scope grants chat),
+never a cookie. Every answer, errors included, is OpenAI-shaped JSON or a stream of events.
+
+Why not Flask here: its request machinery (request context, session, hooks, routing, Response)
+costs ~0.1 ms a call, a large part of what a gateway hop should add (README, Performance). This
+app reads the environ itself and keeps what /v1 needs: routing (Werkzeug's, the map Flask uses),
+the token, a bounded JSON body, an app context (config, and the database connection returned on
+teardown), and the security headers every answer carries."""
+import json
+import time
+from http import HTTPStatus
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound as NoRoute
+from werkzeug.routing import Map, Rule
+
+from .. import errors, headers
+from ..errors import BadRequest, Unauthorized, VaultError
+from ..gateway.core import Principal
+from ..tokens import service as tokens
+from ..validate import not_an_object
+from . import chat_completions
+
+url_map = Map([Rule("/v1/models", endpoint=chat_completions.list_models, methods=["GET"]),
+               Rule("/v1/chat/completions", endpoint=chat_completions.create, methods=["POST"])],
+              strict_slashes=False, redirect_defaults=False)
+ALWAYS = [*headers.SECURITY, headers.NO_STORE]
+NO_TOKEN = "Send Authorization: Bearer <api token>; create one on the Tokens page."
+
+
+class Call:
+    """One request to /v1, as a handler sees it."""
+    __slots__ = ("principal", "environ", "started", "args", "limit")
+
+    def __init__(self, environ, started, args, limit):
+        self.environ, self.started, self.args, self.limit = environ, started, args, limit
+        self.principal = None
+
+    def json(self):
+        """The body as JSON (any value), or the 4xx that says why it is not."""
+        environ = self.environ
+        if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != "application/json":
+            raise not_an_object(None)
+        data = _read(environ, self.limit)
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise BadRequest(errors.TOO_DEEP, "invalid_json") from None
+        except ValueError:  # UnicodeDecodeError included
+            raise not_an_object(None) from None
+
+
+class V1:
+    def __init__(self, flask_app):
+        self.flask = flask_app
+        self.routes = url_map.bind("localhost", "/v1")  # matched on PATH_INFO below the mount
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        method, path = environ["REQUEST_METHOD"], "/v1" + environ.get("PATH_INFO", "")
+        with self.flask.app_context():  # its teardown returns the database connection
+            try:
+                handler, args = self.routes.match(path, method)
+                call = Call(environ, started, args, self.flask.config["MAX_CONTENT_LENGTH"])
+                call.principal = _authenticate(environ.get("HTTP_AUTHORIZATION", ""))
+                status, answer_headers, body = handler(call)
+            except Exception as exc:  # noqa: BLE001 - every failure answers in OpenAI's error shape
+                status, answer_headers, body = _error(exc, method, path)
+        if isinstance(body, bytes):
+            answer_headers.append(("Content-Length", str(len(body))))
+            body = [b"" if method == "HEAD" else body]
+        start_response(f"{status} {HTTPStatus(status).phrase}", answer_headers + ALWAYS)
+        return body
+
+
+def _authenticate(authorization):
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(NO_TOKEN)
+    row = tokens.authenticate(token.strip())
+    if row is None:
+        raise Unauthorized("The API token is invalid, revoked or expired.")
+    return Principal(row.user, row)
+
+
+def _read(environ, limit):
+    """The body's bytes, refused past `limit` (VAULT_MAX_BODY_BYTES) before reading them."""
+    length = environ.get("CONTENT_LENGTH") or ""
+    stream = environ["wsgi.input"]
+    if length:
+        if not length.isdecimal():
+            raise BadRequest("Content-Length is not a number.")
+        if int(length) > limit:
+            raise _too_large(limit)
+        return stream.read(int(length))
+    if not environ.get("wsgi.input_terminated"):  # no length and no end: no body, as Werkzeug reads it
+        return b""
+    data = stream.read(limit + 1)  # chunked: read one byte past the limit to know
+    if len(data) > limit:
+        raise _too_large(limit)
+    return data
+
+
+def _too_large(limit):
+    return VaultError(f"The request body is larger than the {limit // 1024} KiB this server accepts.",
+                      "payload_too_large", 413)
+
+
+def _error(exc, method, path):
+    if isinstance(exc, NoRoute):
+        code, message, status = ("not_found", f"Invalid URL ({method} {path[:100]}): the vault serves "
+                                 + ", ".join(sorted(r.rule for r in url_map.iter_rules())) + ".", 404)
+    elif isinstance(exc, MethodNotAllowed):
+        allowed = ", ".join(exc.valid_methods)
+        answer = _json_error("method_not_allowed", f"{method} is not allowed here; use {allowed}.", 405)
+        answer[1].append(("Allow", allowed))
+        return answer
+    else:
+        code, message, status = errors.describe(exc, f"{method} {path[:100]}")
+    return _json_error(code, message, status)
+
+
+def _json_error(code, message, status):
+    body = {"error": {"code": code, "message": message, "type": _openai_type(status), "param": None}}
+    return status, [("Content-Type", "application/json")], json.dumps(body).encode()
+
+
+def _openai_type(status):
+    return {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+            404: "not_found_error", 429: "rate_limit_error"}.get(status, "api_error")
