@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .. import llm, resolver
 from ..db import close_connection
 from ..errors import NotFound, VaultError
-from ..llm.types import Done
+from ..llm.types import Answer, Done
 from ..tokens import service as tokens
 from . import usage
 
@@ -31,7 +31,7 @@ class Outcome:
     provider's connection)."""
     target: resolver.Target
     overhead_ms: float
-    answer: llm.types.Answer | None = None
+    answer: Answer | None = None
     events: object = None
 
 

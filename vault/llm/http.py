@@ -163,7 +163,7 @@ def request(target, method, path, payload=None, timeout=None, stream=False, poli
     """Send one request; answer the urllib3 response (2xx only) or raise UpstreamError.
     `policy` is VAULT_BASE_URL_POLICY as settings() read it when the request was made.
     The body is left unread and undecoded, streamed or not: reading.py reads it within the limits."""
-    read = settings(timeout).timeout
+    read = float(timeout) if timeout is not None else settings().timeout
     try:
         scheme, host, port, url = endpoint(target.base_url, path)
     except ValueError:  # urlsplit's own errors included (a bad port, a broken IPv6 address)

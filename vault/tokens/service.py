@@ -123,8 +123,23 @@ def authenticate(token):
         return None
     if used is None or now - as_datetime(used) >= TOUCH_EVERY:
         database.execute_sql(_TOUCH.format(p=database.param), (now, token_id))
-    return ApiToken(id=token_id, prefix=prefix, scopes=scopes, models=models,
-                    user=User(id=user_id, email=email))
+    return Token(token_id, prefix, scopes, models, user_id, email)
+
+
+class Token:
+    """A live token as a request sees it: what scopes and model lists are checked against, and
+    its user. Not an ApiToken row: building one (its defaults included) costs more than the lookup."""
+    __slots__ = ("id", "prefix", "scopes", "models", "user_id", "email", "_user")
+
+    def __init__(self, token_id, prefix, scopes, models, user_id, email):
+        self.id, self.prefix, self.scopes, self.models = token_id, prefix, scopes, models
+        self.user_id, self.email, self._user = user_id, email, None
+
+    @property
+    def user(self):
+        if self._user is None:
+            self._user = User(id=self.user_id, email=self.email)
+        return self._user
 
 
 def scopes_of(row):
