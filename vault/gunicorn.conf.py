@@ -9,9 +9,9 @@ threads each stream pins a thread, with greenlets hundreds share one process. ps
 urllib3 wait cooperatively under gevent's monkey-patching; SQLite calls are short and never span
 a network wait. Override any setting with GUNICORN_CMD_ARGS, e.g. "--bind 0.0.0.0:8000 -w 4".
 
-The worker is gunicorn's gevent_pywsgi: gevent's own HTTP server in each worker. Measured side by
-side here it spends ~15% less CPU a proxied request than gunicorn's gevent worker (whose parser is
-pure Python) and serves ~18% more requests a second (README, Performance).
+The worker is gunicorn's gevent_pywsgi: gevent's own HTTP server in each worker. In runs side by
+side here it spent 2-15% less CPU a proxied request than gunicorn's gevent worker (whose parser is
+pure Python), with the same or lower latency (README, Performance).
 
 Half-open connections (slowloris): a request's head, and the wait for the next one on a kept-alive
 connection, must take at most VAULT_HEADER_TIMEOUT seconds, and one client address holds at most

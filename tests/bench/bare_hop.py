@@ -1,5 +1,6 @@
 """The floor: a bare WSGI app that forwards a chat request to the provider and hands back its
-answer, with no auth, no database and no parsing. `gunicorn tests.bench.bare_hop:app`"""
+answer, with no auth, no database and no parsing, under the vault's own server configuration:
+`BENCH_UPSTREAM=… gunicorn -c vault/gunicorn.conf.py tests.bench.bare_hop:app`"""
 import os
 
 import urllib3

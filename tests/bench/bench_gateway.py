@@ -337,8 +337,9 @@ def main():
         servers = [
             start([sys.executable, "-m", "gunicorn", "-c", "vault/gunicorn.conf.py", "app:app"],
                   {**env, "VAULT_BIND": f"127.0.0.1:{vault_port}", "VAULT_WORKERS": "1"}, vault_port),
-            start([sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "-b", f"127.0.0.1:{hop_port}",
-                   "tests.bench.bare_hop:app"], {"BENCH_UPSTREAM": upstream}, hop_port)]
+            # the same server, configuration and worker as the vault: the difference is our code
+            start([sys.executable, "-m", "gunicorn", "-c", "vault/gunicorn.conf.py", "tests.bench.bare_hop:app"],
+                  {"BENCH_UPSTREAM": upstream, "VAULT_BIND": f"127.0.0.1:{hop_port}", "VAULT_WORKERS": "1"}, hop_port)]
         up = urlsplit(upstream)
         auth = {"Authorization": f"Bearer {token}"}
         targets = [Target("direct", up.port, up.path + "/chat/completions", "echo",
@@ -373,7 +374,7 @@ def run(args, targets):
         print(f"repeat {number + 1}/{args.repeats} ({time.monotonic() - started:.0f} s)", flush=True)
         repeat(args, number, live, direct, figures)
         overheads += vault.overheads
-    print(f"\n{os.cpu_count()} CPUs; gunicorn gevent, 1 worker for the vault and the hop; {args.repeats} repeats "
+    print(f"\n{os.cpu_count()} CPUs; vault/gunicorn.conf.py (gevent_pywsgi), 1 worker for the vault and the hop; {args.repeats} repeats "
           f"of {args.n} sequential and {args.streams} streamed requests per path (interleaved), "
           f"{args.seconds:g} s at c=16 and at c=64, {args.long_streams} concurrent one-second streams; "
           f"{time.monotonic() - started:.0f} s")

@@ -53,7 +53,7 @@ class Call:
 class V1:
     def __init__(self, flask_app):
         self.flask = flask_app
-        self.routes = url_map.bind("localhost", "/v1")  # matched on PATH_INFO below the mount
+        self.routes = url_map.bind("localhost")  # matched on the full path: /v1 + PATH_INFO below the mount
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
