@@ -63,6 +63,7 @@ class FakeProvider:
         self.calls = []            # one dict per request, in arrival order
         self.valid_keys = None     # None: any non-empty key; else only these
         self.allow_no_key = False  # True: a request without a key is served (auth_type none)
+        self.retry_after = "7"  # what a 429 says, as Retry-After
         self.models_scenario = ""  # the models lists play this scenario ("fail-500", "garbage", "slow")
         self.slow_seconds = 2.0
         self.drip_interval, self.drip_count = 0.1, 5
@@ -146,9 +147,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- writing ------------------------------------------------------------------------------
 
-    def send_json(self, status, data, raw=None):
+    def send_json(self, status, data, raw=None, headers=()):
         payload = raw if raw is not None else json.dumps(data).encode()
         self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -252,7 +255,8 @@ class Wire:
         return None
 
     def fail(self, status, kind, message):
-        self.h.send_json(status, self.error_body(kind, f"{message} {BODY_MARKER}"))
+        wait = [("Retry-After", self.fake.retry_after)] if status == 429 and self.fake.retry_after else []
+        self.h.send_json(status, self.error_body(kind, f"{message} {BODY_MARKER}"), headers=wait)
 
     def models(self):
         scenario = self.fake.models_scenario

@@ -33,7 +33,8 @@ def ada_things(w):
     chat = [("POST", "/api/chat", {"model_id": m, "messages": [{"role": "user", "content": "hi"}]}),
             ("POST", "/api/chat", {"model_id": r, "stream": True, "messages": [{"role": "user", "content": "hi"}]}),
             ("POST", "/v1/chat/completions", {"model": m, "messages": [{"role": "user", "content": "hi"}]}),
-            ("POST", "/v1/chat/completions", {"model": "ada-relying", "messages": [{"role": "user", "content": "hi"}]})]
+            ("POST", "/v1/chat/completions", {"model": "ada-relying", "messages": [{"role": "user", "content": "hi"}]}),
+            ("GET", f"/v1/models/{m}", None), ("GET", "/v1/models/ada-private", None)]
     tokens = [("DELETE", f"/api/tokens/{t}", None), ("POST", f"/tokens/{t}/revoke", None)]
     return model_routes + secret_routes + chat + tokens
 
@@ -101,6 +102,8 @@ def test_the_sweep_knows_every_route(world):
 
 def _rule_of(path):
     import re
+    if path.startswith("/v1/models/"):
+        return "/v1/models/<path:name>"
     path = re.sub(r"/[0-9a-f]{8}-[0-9a-f-]{27}", "/<model_uuid>", path)
     path = re.sub(r"/api/secrets/openai", "/api/secrets/<provider>", path)
     path = re.sub(r"^/secrets/openai", "/secrets/<provider>", path)

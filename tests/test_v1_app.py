@@ -42,7 +42,7 @@ def openai_error(answer, status, code):
 def test_an_unknown_v1_route_is_an_invalid_url_not_a_missing_model(gateway):
     client, token = gateway
     error = openai_error(client.post("/v1/responsez", headers=token, json={"model": "gpt"}), 404, "not_found")
-    assert error["message"].startswith("Invalid URL (POST /v1/responsez)")
+    assert error["message"].startswith("Invalid URL (POST /v1/responsez)") and error["type"] == "invalid_request_error"
     assert "model" not in error["message"].split(":")[0]
     assert "/v1/chat/completions" in error["message"]  # what is served instead
     openai_error(client.get("/v1", headers=token), 404, "not_found")
@@ -106,3 +106,34 @@ def test_a_chunked_body_is_read_and_an_endless_one_refused(app, gateway):
             conn.close()
     finally:
         stop()
+
+
+@pytest.mark.parametrize("sent, passed", [("7", "7"), ("120000", "86400"), ("soon", None), ("", None)])
+def test_a_providers_retry_after_is_passed_on_only_when_it_is_one(app, gateway, fake_provider, sent, passed):
+    client, token = gateway
+    fake_provider.retry_after = sent
+    created = client.post("/api/models", headers=token, json={"name": "busy", "provider": "openai",
+                                                              "model_id": "fail-429"})
+    assert created.status_code == 201
+    for path, field in (("/v1/chat/completions", "model"), ("/api/chat", "model_id")):
+        answer = client.post(path, headers=token, json={field: "busy", **CHAT})
+        assert answer.status_code == 429 and answer.json["error"]["code"] == "upstream_rate_limited"
+        assert answer.headers.get("Retry-After") == passed, path
+
+
+def test_every_v1_answer_carries_its_own_request_id(gateway):
+    client, token = gateway
+    answers = [client.get("/v1/models", headers=token), client.get("/v1/models"),
+               client.post("/v1/nope", headers=token), client.post("/v1/chat/completions", headers=token,
+                                                                   json={"model": "gpt", **CHAT})]
+    ids = [a.headers["X-Request-Id"] for a in answers]
+    assert all(i.startswith("req_") and len(i) == 28 for i in ids) and len(set(ids)) == len(ids)
+
+
+def test_one_model_by_name_in_openais_shape_or_404(gateway):
+    client, token = gateway
+    listed = client.get("/v1/models", headers=token).json["data"]
+    one = client.get("/v1/models/gpt", headers=token)
+    assert one.status_code == 200 and one.json == next(m for m in listed if m["id"] == "gpt")
+    error = openai_error(client.get("/v1/models/nope", headers=token), 404, "not_found")
+    assert error["message"] == "No such model."

@@ -136,4 +136,6 @@ def init_app(app):
 
 
 def _render_described(exc):
-    return render_error(*describe(exc, f"{request.method} {request.path}"))
+    response = make_response(render_error(*describe(exc, f"{request.method} {request.path}")))
+    response.headers.extend(getattr(exc, "headers", ()))  # a provider's Retry-After
+    return response

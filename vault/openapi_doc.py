@@ -289,9 +289,9 @@ OPENAI_SCHEMAS = {
             usage=ref("CompletionUsage")),
         obj(["error"], error=obj(["message", "type", "code"], message={"type": "string"},
                                  type={"const": "api_error"}, code={"type": "string"}))]},
-    "ModelList": obj(["object", "data"], object={"const": "list"}, data={"type": "array", "items": obj(
-        ["id", "object", "owned_by", "created"], id={"type": "string", "description": "The model's name."},
-        object={"const": "model"}, owned_by=ref("ProviderId"), created={"type": "integer"})}),
+    "OpenAIModel": obj(["id", "object", "owned_by", "created"], id={"type": "string", "description": "The model's name."},
+                       object={"const": "model"}, owned_by=ref("ProviderId"), created={"type": "integer"}),
+    "ModelList": obj(["object", "data"], object={"const": "list"}, data={"type": "array", "items": ref("OpenAIModel")}),
 }
 
 # --- responses --------------------------------------------------------------------------------
@@ -457,6 +457,11 @@ PATHS = {
     "/v1/models": {"get": operation(
         "openaiListModels", "openai", "The models you can use, by name (OpenAI's shape; Bearer only)",
         {"200": json_ok(ref("ModelList"))}, [], security=[{BEARER: []}], openai=True)},
+    "/v1/models/{name}": {"get": operation(
+        "openaiRetrieveModel", "openai", "One model you can use, by name (OpenAI's shape; Bearer only)",
+        {"200": json_ok(ref("OpenAIModel"))}, [404], params=[{"name": "name", "in": "path", "required": True,
+                                                        "schema": {"type": "string"}}],
+        security=[{BEARER: []}], openai=True)},
     "/v1/chat/completions": {"post": operation(
         "openaiChatCompletions", "openai", "OpenAI-compatible chat completions (Bearer only)",
         chat_ok(ref("Completion"), ref("CompletionChunk"), "A chat.completion, or chunks when streaming", done=True),

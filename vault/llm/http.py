@@ -7,6 +7,8 @@ address vetted by vault/urls.py's rule, so a name re-resolving to a private addr
 # buffer events. urllib3's read1() returns whatever bytes have arrived, chunked or close-delimited.
 # TLS uses requests' CA bundle; proxy variables are ignored as with trust_env=False (gateways go in
 # VAULT_PROVIDER_BASE_URLS). No threads of our own, so gevent's monkey-patching covers it all.
+import datetime as dt
+import email.utils
 import functools
 import json
 import logging
@@ -42,9 +44,10 @@ _pools = None                # created on first use, after gevent (if any) has p
 class UpstreamError(VaultError):
     code, status = "upstream_error", 502
 
-    def __init__(self, message=None, code=None, status=None, upstream_status=None):
+    def __init__(self, message=None, code=None, status=None, upstream_status=None, headers=()):
         super().__init__(message, code, status)
         self.upstream_status = upstream_status  # the provider's HTTP status, when it answered
+        self.headers = headers  # for our answer: a 429's Retry-After
 
 
 class Pools:
@@ -225,8 +228,10 @@ def status_error(target, response):
         return UpstreamError(f"The key was refused by {label} ({status}); {_whose_key(target)}.",
                              "upstream_auth", 502, status)
     if status == 429:
-        return UpstreamError(f"{label} is rate-limiting requests (429); try again shortly.",
-                             "upstream_rate_limited", 429, status)
+        wait = retry_after(response.headers.get("retry-after"))
+        return UpstreamError(f"{label} is rate-limiting requests (429); try again "
+                             + (f"in {wait} seconds." if wait else "shortly."),
+                             "upstream_rate_limited", 429, status, [("Retry-After", wait)] if wait else ())
     if status >= 500:
         return UpstreamError(f"{label} failed to answer ({status}); try again later.",
                              "upstream_error", 502, status)
@@ -238,6 +243,21 @@ def status_error(target, response):
                              "upstream_error", 502, status)
     return UpstreamError(f"{label} rejected the request ({status} {_reason(status)}).",
                          "upstream_error", 502, status)
+
+
+def retry_after(value):
+    """A provider's Retry-After as whole seconds (text), passed on only when it is one: a number of
+    seconds up to a day, or an HTTP date; anything else is dropped, never echoed."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdecimal():
+        return str(min(int(value), 86_400))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return str(max(0, min(86_400, int((when - dt.datetime.now(dt.timezone.utc)).total_seconds()))))
 
 
 def transport_error(target, exc, timeout):

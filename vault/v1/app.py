@@ -8,6 +8,7 @@ app reads the environ itself and keeps what /v1 needs: routing (Werkzeug's, the 
 the token, a bounded JSON body, an app context (config, and the database connection returned on
 teardown), and the security headers every answer carries."""
 import json
+import os
 import time
 from http import HTTPStatus
 
@@ -22,6 +23,7 @@ from ..validate import not_an_object
 from . import chat_completions
 
 url_map = Map([Rule("/v1/models", endpoint=chat_completions.list_models, methods=["GET"]),
+               Rule("/v1/models/<path:name>", endpoint=chat_completions.get_model, methods=["GET"]),
                Rule("/v1/chat/completions", endpoint=chat_completions.create, methods=["POST"])],
               strict_slashes=False, redirect_defaults=False)
 ALWAYS = [*headers.SECURITY, headers.NO_STORE]
@@ -69,6 +71,7 @@ class V1:
         if isinstance(body, bytes):
             answer_headers.append(("Content-Length", str(len(body))))
             body = [b"" if method == "HEAD" else body]
+        answer_headers.append(("X-Request-Id", f"req_{os.urandom(12).hex()}"))
         start_response(f"{status} {HTTPStatus(status).phrase}", answer_headers + ALWAYS)
         return body
 
@@ -107,21 +110,22 @@ def _too_large(limit):
 
 
 def _error(exc, method, path):
-    if isinstance(exc, NoRoute):
-        code, message, status = ("not_found", f"Invalid URL ({method} {path[:100]}): the vault serves "
-                                 + ", ".join(sorted(r.rule for r in url_map.iter_rules())) + ".", 404)
-    elif isinstance(exc, MethodNotAllowed):
+    if isinstance(exc, NoRoute):  # OpenAI's wording and type: a client must not read it as "no such model"
+        served = ", ".join(sorted(r.rule for r in url_map.iter_rules()))
+        return _json_error("not_found", f"Invalid URL ({method} {path[:100]}): the vault serves {served}.",
+                           404, "invalid_request_error")
+    if isinstance(exc, MethodNotAllowed):
         allowed = ", ".join(exc.valid_methods)
         answer = _json_error("method_not_allowed", f"{method} is not allowed here; use {allowed}.", 405)
         answer[1].append(("Allow", allowed))
         return answer
-    else:
-        code, message, status = errors.describe(exc, f"{method} {path[:100]}")
-    return _json_error(code, message, status)
+    answer = _json_error(*errors.describe(exc, f"{method} {path[:100]}"))
+    answer[1].extend(getattr(exc, "headers", ()))  # a provider's Retry-After
+    return answer
 
 
-def _json_error(code, message, status):
-    body = {"error": {"code": code, "message": message, "type": _openai_type(status), "param": None}}
+def _json_error(code, message, status, kind=None):
+    body = {"error": {"code": code, "message": message, "type": kind or _openai_type(status), "param": None}}
     return status, [("Content-Type", "application/json")], json.dumps(body).encode()
 
 

@@ -1,4 +1,4 @@
-"""OpenAI's Chat Completions wire (POST /v1/chat/completions) and model list (GET /v1/models),
+"""OpenAI's Chat Completions wire (POST /v1/chat/completions) and models (GET /v1/models[/<name>]),
 translated to and from the gateway's ChatRequest, answer and events."""
 import itertools
 import time
@@ -6,7 +6,7 @@ import uuid
 
 from werkzeug.wsgi import ClosingIterator
 
-from ..errors import BadRequest, VaultError
+from ..errors import BadRequest, NotFound, VaultError
 from ..gateway import core, wire
 from ..gateway.request import checked
 from ..llm.types import ChatRequest
@@ -18,14 +18,26 @@ JSON = ("Content-Type", "application/json")
 
 
 def list_models(call):
-    allowed = tokens.models_of(call.principal.token)  # None: every model
-    seen, data = set(), []
-    for model in models.listed(call.principal.user):  # own first: a shared namesake is shadowed
-        if model.name not in seen and (allowed is None or model.name in allowed):
-            seen.add(model.name)
-            data.append({"id": model.name, "object": "model", "owned_by": model.provider,
-                         "created": int(model.created_at.timestamp())})
-    return 200, [JSON], wire.dumps({"object": "list", "data": data})
+    return 200, [JSON], wire.dumps({"object": "list", "data": list(_usable(call.principal).values())})
+
+
+def get_model(call):
+    name = call.args["name"]
+    found = _usable(call.principal).get(name)
+    if found is None:  # another user's, or one the token may not use, is no more there than a missing one
+        raise NotFound("No such model.")
+    return 200, [JSON], wire.dumps(found)
+
+
+def _usable(principal):
+    """{name: OpenAI's model object} of the models the principal may chat with, own first: a
+    shared namesake is shadowed."""
+    allowed, found = tokens.models_of(principal.token), {}  # allowed None: every model
+    for model in models.listed(principal.user):
+        if model.name not in found and (allowed is None or model.name in allowed):
+            found[model.name] = {"id": model.name, "object": "model", "owned_by": model.provider,
+                                 "created": int(model.created_at.timestamp())}
+    return found
 
 
 def create(call):
