@@ -20,10 +20,12 @@
 # set) inflating to `bomb_bytes` of one answer or one event; "gzip-bomb-error" a status 500 whose
 # 32 KiB gzip body inflates to 32 MiB; "drip-feed" a stream (whole: leading spaces) sent one byte
 # every `drip_feed_interval` seconds.
+import base64
 import itertools
 import json
 import select
 import socket
+import struct
 import threading
 import time
 import zlib
@@ -245,7 +247,29 @@ class Wire:
             return self.models()
         if method == "POST" and path == self.chat_path and isinstance(body, dict):
             return self.chat(body)
+        if method == "POST" and path == "/embeddings" and self.name == "openai" and isinstance(body, dict):
+            return self.embeddings(body)
         return self.fail(404, "not_found", "no such route")
+
+    def embeddings(self, body):
+        """Model "fail-NNN" and the hostile ones as for chat; else one 3-number vector per input
+        (as base64 of float32s when asked), from the text's length and first character."""
+        model = body.get("model") or ""
+        if model in HOSTILE:
+            return self.hostile(body, model, stream=False)
+        if self.common(model, stream=False):
+            return
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = []
+        for index, text in enumerate(inputs):
+            text = text if isinstance(text, str) else " " * len(text)  # token ids
+            vector = [float(len(text)), float(ord(text[0]) if text else 0), 0.5]
+            if body.get("encoding_format") == "base64":
+                vector = base64.b64encode(struct.pack("<3f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": vector})
+        tokens = sum(len(str(i).split()) for i in inputs)
+        self.h.send_json(200, {"object": "list", "data": data, "model": model,
+                               "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     def refuse(self, key):
         if not key and not self.fake.allow_no_key:

@@ -114,3 +114,41 @@ def test_session_cookie_alone_is_refused(app_config):
     response = client.get("/v1/models")
     assert response.status_code == 401 and response.json["error"]["type"] == "authentication_error"
     assert client.post("/v1/chat/completions", json={"model": "x", "messages": []}).status_code == 401
+
+
+def test_embeddings_through_the_sdk(sdk, fake_provider):
+    answer = sdk.embeddings.create(model="gpt", input=["hello", "vault"])  # the SDK asks for base64
+    assert [d.index for d in answer.data] == [0, 1] and answer.model == "gpt"
+    assert answer.data[0].embedding == [5.0, float(ord("h")), 0.5]  # decoded by the SDK, as sent
+    assert answer.data[1].embedding == [5.0, float(ord("v")), 0.5]
+    assert answer.usage.prompt_tokens == 2 and answer.usage.total_tokens == 2
+    sent = fake_provider.calls[-1]
+    assert sent["path"] == "/openai/v1/embeddings"
+    assert sent["json"] == {"model": "echo", "input": ["hello", "vault"], "encoding_format": "base64"}
+    floats = sdk.embeddings.create(model="gpt", input="hi", encoding_format="float", dimensions=3)
+    assert floats.data[0].embedding == [2.0, float(ord("h")), 0.5]
+    assert fake_provider.calls[-1]["json"]["dimensions"] == 3
+    usage = requests.get(f"{sdk.base}/api/usage", headers={"Authorization": f"Bearer {sdk.api_key}"}).json()
+    row = next(r for r in usage["usage"] if r["model"] == "gpt")
+    assert (row["requests"], row["prompt_tokens"], row["errors"]) == (2, 3, 0)
+
+
+def test_embeddings_for_an_anthropic_model_name_the_provider(sdk, fake_provider):
+    with pytest.raises(openai.BadRequestError) as err:
+        sdk.embeddings.create(model="claude", input="hi")
+    assert err.value.code == "unsupported_for_provider" and "Anthropic" in err.value.message
+    assert fake_provider.calls == []
+
+
+@pytest.mark.parametrize("body, wording", [
+    ({"model": "gpt"}, "'input' must be"), ({"model": "gpt", "input": ""}, "'input' must be"),
+    ({"model": "gpt", "input": []}, "'input' must be"), ({"model": "gpt", "input": [1, "a"]}, "'input' must be"),
+    ({"model": "gpt", "input": [[1], []]}, "'input' must be"), ({"model": "gpt", "input": [True]}, "'input' must be"),
+    ({"model": "gpt", "input": "x", "encoding_format": "hex"}, "encoding_format"),
+    ({"model": "gpt", "input": "x", "dimensions": 0}, "dimensions"),
+    ({"model": "gpt", "input": "x", "truncate": True}, "Unknown field: 'truncate'"),
+    ({"input": "x"}, "'model' must be"), ([1], "JSON object")])
+def test_embeddings_bad_input_is_a_precise_400(sdk, fake_provider, body, wording):
+    answer = requests.post(f"{sdk.base}/v1/embeddings", json=body, headers={"Authorization": f"Bearer {sdk.api_key}"})
+    assert answer.status_code == 400 and wording in answer.json()["error"]["message"], answer.text
+    assert fake_provider.calls == []

@@ -43,6 +43,8 @@ def json_routes(w):
                                             "max_tokens": 10, "tools": TOOL}),
         ("POST", "/v1/chat/completions", "/v1/chat/completions", {"model": "ada-private", "messages": CHAT,
                                                                   "max_tokens": 10, "tools": TOOL}),
+        ("POST", "/v1/embeddings", "/v1/embeddings", {"model": "ada-private", "input": ["a", "b"],
+                                                      "encoding_format": "float", "dimensions": 3, "user": "u"}),
     ]
 
 

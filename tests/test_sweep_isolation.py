@@ -34,7 +34,9 @@ def ada_things(w):
             ("POST", "/api/chat", {"model_id": r, "stream": True, "messages": [{"role": "user", "content": "hi"}]}),
             ("POST", "/v1/chat/completions", {"model": m, "messages": [{"role": "user", "content": "hi"}]}),
             ("POST", "/v1/chat/completions", {"model": "ada-relying", "messages": [{"role": "user", "content": "hi"}]}),
-            ("GET", f"/v1/models/{m}", None), ("GET", "/v1/models/ada-private", None)]
+            ("GET", f"/v1/models/{m}", None), ("GET", "/v1/models/ada-private", None),
+            ("POST", "/v1/embeddings", {"model": m, "input": "hi"}),
+            ("POST", "/v1/embeddings", {"model": "ada-private", "input": ["hi"]})]
     tokens = [("DELETE", f"/api/tokens/{t}", None), ("POST", f"/tokens/{t}/revoke", None)]
     return model_routes + secret_routes + chat + tokens
 

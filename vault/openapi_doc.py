@@ -27,6 +27,9 @@ def text(max_length, description=None, **extra):
     return {**schema, "description": description} if description else schema
 
 
+TOKEN_ID = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+
+
 def or_null(schema):
     return {"anyOf": [schema, {"type": "null"}]}
 
@@ -289,6 +292,25 @@ OPENAI_SCHEMAS = {
             usage=ref("CompletionUsage")),
         obj(["error"], error=obj(["message", "type", "code"], message={"type": "string"},
                                  type={"const": "api_error"}, code={"type": "string"}))]},
+    "EmbeddingRequest": obj(
+        ["model", "input"],
+        model={"type": "string", "minLength": 1, "description": "A model's name (as in /v1/models) or id."},
+        input={"description": "Text, texts, token ids, or lists of token ids (up to 2048).", "anyOf": [
+            {"type": "string", "minLength": 1},
+            {"type": "array", "minItems": 1, "maxItems": 2048, "items": {"type": "string", "minLength": 1}},
+            {"type": "array", "minItems": 1, "maxItems": 2048, "items": TOKEN_ID},
+            {"type": "array", "minItems": 1, "maxItems": 2048,
+             "items": {"type": "array", "minItems": 1, "items": TOKEN_ID}}]},
+        encoding_format=or_null({"enum": ["float", "base64"]}), dimensions=or_null(number(1, 65536, True)),
+        user=or_null({"type": "string", "maxLength": 256})),
+    "EmbeddingList": obj(
+        ["object", "data", "model", "usage"], object={"const": "list"}, model={"type": "string"},
+        data={"type": "array", "items": obj(
+            ["object", "index", "embedding"], object={"const": "embedding"}, index={"type": "integer"},
+            embedding={"anyOf": [{"type": "array", "items": {"type": "number"}},
+                                 {"type": "string", "description": "base64 of little-endian float32s"}]})},
+        usage=obj(["prompt_tokens", "total_tokens"], prompt_tokens={"type": "integer"},
+                  total_tokens={"type": "integer"})),
     "OpenAIModel": obj(["id", "object", "owned_by", "created"], id={"type": "string", "description": "The model's name."},
                        object={"const": "model"}, owned_by=ref("ProviderId"), created={"type": "integer"}),
     "ModelList": obj(["object", "data"], object={"const": "list"}, data={"type": "array", "items": ref("OpenAIModel")}),
@@ -457,6 +479,11 @@ PATHS = {
     "/v1/models": {"get": operation(
         "openaiListModels", "openai", "The models you can use, by name (OpenAI's shape; Bearer only)",
         {"200": json_ok(ref("ModelList"))}, [], security=[{BEARER: []}], openai=True)},
+    "/v1/embeddings": {"post": operation(
+        "openaiEmbeddings", "openai", "OpenAI-compatible embeddings, for models of OpenAI-compatible "
+        "providers (Bearer only); an Anthropic model answers 400 unsupported_for_provider",
+        {"200": json_ok(ref("EmbeddingList"), headers=CHAT_HEADERS)}, [400, 403, 404, 429, 502, 504],
+        body=ref("EmbeddingRequest"), security=[{BEARER: []}], openai=True)},
     "/v1/models/{name}": {"get": operation(
         "openaiRetrieveModel", "openai", "One model you can use, by name (OpenAI's shape; Bearer only)",
         {"200": json_ok(ref("OpenAIModel"))}, [404], params=[{"name": "name", "in": "path", "required": True,

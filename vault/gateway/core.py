@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .. import llm, resolver
 from ..db import close_connection
 from ..errors import NotFound, VaultError
-from ..llm.types import Answer, Done
+from ..llm.types import Answer, Done, Embeddings
 from ..tokens import service as tokens
 from . import usage
 
@@ -31,7 +31,7 @@ class Outcome:
     provider's connection)."""
     target: resolver.Target
     overhead_ms: float
-    answer: Answer | None = None
+    answer: Answer | Embeddings | None = None
     events: object = None
 
 
@@ -45,14 +45,22 @@ def run(principal, request, started):
     if request.stream:
         events = _counted(principal.user.id, target, adapter.stream(target, request))
         return Outcome(target, _ms(time.perf_counter() - started), events=events)
-    called = time.perf_counter()
-    try:
-        answer = adapter.complete(target, request)
-    except VaultError:
-        usage.record(principal.user.id, target, error=True)
-        raise
-    usage.record(principal.user.id, target, answer.usage)
-    return Outcome(target, _ms(called - started), answer=answer)
+    return _whole(principal.user.id, target, started, lambda: adapter.complete(target, request))
+
+
+class UnsupportedForProvider(VaultError):
+    code, status = "unsupported_for_provider", 400
+
+
+def embed(principal, request, started):
+    """An EmbeddingRequest's vectors, as run() gives a whole answer: counted, timed, and refused
+    with 400 unsupported_for_provider where the model's wire has no embeddings."""
+    target = resolve(principal, request.model)
+    adapter = llm.adapter_for(target)
+    if not hasattr(adapter, "embed"):
+        raise UnsupportedForProvider(f"{target.label} has no embeddings endpoint: the model {target.name!r} "
+                                     "cannot embed. Use a model of an OpenAI-compatible provider.")
+    return _whole(principal.user.id, target, started, lambda: adapter.embed(target, request))
 
 
 def resolve(principal, ref):
@@ -63,6 +71,18 @@ def resolve(principal, ref):
     # goes back now, not after the provider's answer, or the pool would cap concurrent chats.
     close_connection()
     return target
+
+
+def _whole(user_id, target, started, call):
+    """The provider's whole answer, counted either way; the gateway's time is what came before."""
+    called = time.perf_counter()
+    try:
+        answer = call()
+    except VaultError:
+        usage.record(user_id, target, error=True)
+        raise
+    usage.record(user_id, target, answer.usage)
+    return Outcome(target, _ms(called - started), answer=answer)
 
 
 def _counted(user_id, target, upstream):

@@ -3,9 +3,10 @@
 import json
 
 from . import http, reading
-from .types import Answer, Delta, Done, ToolCall, Usage
+from .types import Answer, Delta, Done, Embeddings, ToolCall, Usage
 
 PATH = "/chat/completions"
+EMBEDDINGS_PATH = "/embeddings"
 CALL_BYTES = 256  # what a tool call held for the end of a stream counts for, besides its text
 PASSED = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "stop", "seed", "tools",
           "tool_choice", "parallel_tool_calls", "response_format", "presence_penalty",
@@ -40,6 +41,17 @@ class OpenAIAdapter:
                           choice.get("finish_reason") or ("tool_calls" if calls else "stop"),
                           usage(data.get("usage")), data.get("model") or target.upstream_model)
         except (KeyError, IndexError, TypeError, AttributeError):
+            raise http.bad_response(target) from None
+
+    def embed(self, target, request):
+        payload = {"model": target.upstream_model or request.model, "input": request.input, **request.options}
+        response = http.request(target, "POST", EMBEDDINGS_PATH, payload, self.timeout, policy=self.policy)
+        data = reading.answer(target, response, self.settings)
+        try:
+            items = sorted(data["data"], key=lambda item: item["index"])
+            vectors = tuple(_vector(item["embedding"]) for item in items)
+            return Embeddings(vectors, usage(data.get("usage")), data.get("model") or target.upstream_model)
+        except (KeyError, TypeError, AttributeError, ValueError):
             raise http.bad_response(target) from None
 
     def stream(self, target, request):
@@ -126,3 +138,10 @@ def _tool_call(index, call):
         raise TypeError("name")
     return ToolCall(index, call.get("id") or f"call_{index}", function["name"], arguments)
 
+
+def _vector(value):
+    """A provider's embedding as it goes on: numbers, or the base64 text asked for."""
+    if isinstance(value, str) or (isinstance(value, list) and all(
+            isinstance(n, (int, float)) and not isinstance(n, bool) for n in value)):
+        return value
+    raise ValueError("embedding")

@@ -59,3 +59,20 @@ class Answer:
     finish_reason: str = "stop"
     usage: Usage = Usage()
     model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingRequest:
+    """Checked embeddings input: `input` is a string, a list of strings, a list of token ids or a
+    list of such lists; `options` holds encoding_format, dimensions and user when given."""
+    model: str
+    input: object
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Embeddings:
+    """One vector per input, in the input's order: a list of numbers, or base64 text when asked."""
+    vectors: tuple
+    usage: Usage = Usage()
+    model: str | None = None

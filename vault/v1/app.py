@@ -20,11 +20,12 @@ from ..errors import BadRequest, Unauthorized, VaultError
 from ..gateway.core import Principal
 from ..tokens import service as tokens
 from ..validate import not_an_object
-from . import chat_completions
+from . import chat_completions, embeddings
 
 url_map = Map([Rule("/v1/models", endpoint=chat_completions.list_models, methods=["GET"]),
                Rule("/v1/models/<path:name>", endpoint=chat_completions.get_model, methods=["GET"]),
-               Rule("/v1/chat/completions", endpoint=chat_completions.create, methods=["POST"])],
+               Rule("/v1/chat/completions", endpoint=chat_completions.create, methods=["POST"]),
+               Rule("/v1/embeddings", endpoint=embeddings.create, methods=["POST"])],
               strict_slashes=False, redirect_defaults=False)
 ALWAYS = [*headers.SECURITY, headers.NO_STORE]
 NO_TOKEN = "Send Authorization: Bearer <api token>; create one on the Tokens page."
