@@ -13,10 +13,11 @@ The worker is gunicorn's gevent_pywsgi: gevent's own HTTP server in each worker.
 side here it spent 2-15% less CPU a proxied request than gunicorn's gevent worker (whose parser is
 pure Python), with the same or lower latency (README, Performance).
 
-Half-open connections (slowloris): a request's head, and the wait for the next one on a kept-alive
-connection, must take at most VAULT_HEADER_TIMEOUT seconds, and one client address holds at most
-VAULT_MAX_CONNECTIONS_PER_ADDRESS of a worker's connections, so a client that never finishes its
-requests cannot fill the pool everyone shares.
+Half-open connections (slowloris): a request's head, its body, and the wait for the next request on
+a kept-alive connection each take at most VAULT_HEADER_TIMEOUT seconds; a client that reads nothing
+of an answer for VAULT_SEND_TIMEOUT seconds is let go; and one client address holds at most
+VAULT_MAX_CONNECTIONS_PER_ADDRESS of a worker's connections. So a client that never finishes its
+requests, or never reads their answers, cannot fill the pool everyone shares.
 Behind a reverse proxy every connection comes from the proxy: set the cap to 0 and let the proxy
 bound header time and connections per client (README, Running several instances)."""
 import collections
@@ -27,33 +28,108 @@ import gevent
 from gevent import GreenletExit
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
 
-HEADER_TIMEOUT = int(os.environ.get("VAULT_HEADER_TIMEOUT", "10"))
+HEADER_TIMEOUT = float(os.environ.get("VAULT_HEADER_TIMEOUT", "10"))  # 0: no limit
+SEND_TIMEOUT = float(os.environ.get("VAULT_SEND_TIMEOUT", "60"))
+MAX_HEAD = 64 * 1024  # a request's line and headers together (gunicorn's own parser allowed ~800 KiB)
 
 
-class HeadTimeout(GreenletExit):
-    """A request head (or the next one on an idle keep-alive connection) that took too long: the
-    connection is closed without an answer. A GreenletExit, so gevent logs nothing."""
+class Dropped(GreenletExit):
+    """A connection closed without an answer: a request head or body that took too long (or the
+    wait for the next request on an idle keep-alive connection), or a head too large. A
+    GreenletExit, so gevent logs nothing."""
 
 
 class Handler(PyWSGIHandler):
-    """gevent's HTTP handler, with a time limit on each request's head."""
+    """gevent's HTTP handler, with limits: a request's head, and then its body, must each arrive
+    within HEADER_TIMEOUT seconds; a head may hold MAX_HEAD bytes; a body the app did not read
+    is not waited for (the connection closes instead); and a client that takes nothing of an
+    answer for SEND_TIMEOUT seconds is let go (its stream, and the provider's connection, end)."""
 
     def handle(self):
+        self.rfile = self.head = HeadLimit(self.rfile)
         try:
             super().handle()
-        except HeadTimeout:
+        except Dropped:
             pass  # gevent's handle() has closed the socket on the way out
 
     def handle_one_request(self):
-        self.head_timer = gevent.Timeout.start_new(HEADER_TIMEOUT, HeadTimeout)
+        self.head.left, self.timer = MAX_HEAD, _timer()
         try:
             return super().handle_one_request()
         finally:
-            self.head_timer.close()
+            self.timer.close()
 
     def run_application(self):
-        self.head_timer.close()  # the head is in: the app (and a streamed answer) take their time
-        super().run_application()
+        self.head.left = None
+        self.timer.close()
+        self.socket.settimeout(SEND_TIMEOUT)  # each write (and read) must make progress this often
+        body = self.wsgi_input
+        if body is not None and (body.content_length or body.chunked_input):
+            self.timer = _timer()  # the body must arrive in time too
+            self.environ["wsgi.input"] = TimedBody(body, self.timer)
+        try:
+            super().run_application()
+        finally:
+            if body is not None and (body.chunked_input or body.position < (body.content_length or 0)):
+                # Unread (a 401, a 404…): gevent would read it to its end to serve the next
+                # request on this connection; a client that never sends it would hold us.
+                body.chunked_input, body.content_length = False, body.position
+                self.close_connection = True
+
+
+    def handle_error(self, kind, value, tb):
+        if isinstance(value, TimeoutError):  # a client that took nothing for SEND_TIMEOUT: let go, quietly
+            self.close_connection = True
+            return
+        super().handle_error(kind, value, tb)
+
+
+def _timer():
+    return gevent.Timeout.start_new(HEADER_TIMEOUT, Dropped) if HEADER_TIMEOUT > 0 else gevent.Timeout()
+
+
+class HeadLimit:
+    """The connection's reader, counting what a request's head takes of it (`left` None: a body)."""
+
+    def __init__(self, rfile):
+        self.rfile, self.left = rfile, None
+
+    def readline(self, size=-1):
+        if self.left is None:
+            return self.rfile.readline(size)
+        line = self.rfile.readline(self.left + 1 if size is None or size < 0 else min(size, self.left + 1))
+        self.left -= len(line)
+        if self.left < 0:
+            raise Dropped()
+        return line
+
+    def __getattr__(self, name):
+        return getattr(self.rfile, name)
+
+
+class TimedBody:
+    """wsgi.input whose timer stops once the whole body has been read."""
+
+    def __init__(self, body, timer):
+        self.body, self.timer = body, timer
+
+    def read(self, length=None):
+        return self._done(self.body.read(length))
+
+    def readline(self, size=None):
+        return self._done(self.body.readline(size))
+
+    def readlines(self, hint=None):
+        return list(iter(self.readline, b""))
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+    def _done(self, data):
+        body = self.body
+        if not data or (not body.chunked_input and body.position >= (body.content_length or 0)):
+            self.timer.close()
+        return data
 
 
 class Server(PyWSGIServer):

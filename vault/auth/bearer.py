@@ -24,13 +24,13 @@ def authenticate_bearer():
     token = bearer_token()
     if token is None:
         return False
-    row = tokens.authenticate(token)
-    if row is None:
+    found = tokens.authenticate(token)
+    if found is None:
         raise Unauthorized("The API token is invalid, revoked or expired.")
-    g.api_token = row
+    g.api_token = found
     needed = scope_needed(request.method, request.url_rule)
-    if needed is not None and not tokens.allows(row, needed):
-        raise InsufficientScope(_refusal(row, needed))
+    if needed is not None and not tokens.allows(found, needed):
+        raise InsufficientScope(_refusal(found, needed))
     return True
 
 
@@ -57,8 +57,8 @@ def scope_needed(method, rule):
     return "manage"
 
 
-def _refusal(row, needed):
-    held = tokens.scopes_of(row)
+def _refusal(token, needed):
+    held = tokens.scopes_of(token)
     has = f"the {' and '.join(held)} scope{'s' if len(held) > 1 else ''}" if held else "no scope"
     return f"This token has {has}; {request.method} {request.path[:100]} needs {needed}."
 

@@ -1,6 +1,7 @@
-"""One chat through the vault, whatever the endpoint: who asks, which model and key (the token's
-scopes and model list, the secret's allowed hosts), the provider's answer or events, the gateway's
-own time, and the usage ledger. (Which routes a token's scopes reach is the endpoints' part.) Endpoints translate their wire to a ChatRequest and back."""
+"""One chat (or embedding) through the vault, whatever the endpoint: who asks, which model and key
+(the token's model list, the secret's allowed hosts), the provider's answer or events, the
+gateway's own time, and the usage ledger. Endpoints translate their wire to a ChatRequest and
+back; which routes a token's scopes reach is theirs to decide."""
 import time
 from dataclasses import dataclass
 

@@ -2,8 +2,8 @@
 and OpenAI's shapes of a tool call and of usage (which /api/chat's answer uses too)."""
 import json
 
-SSE_HEADERS = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-store"),
-               ("X-Accel-Buffering", "no")]  # proxies must not buffer a stream
+SSE_HEADERS = [("Content-Type", "text/event-stream"), ("X-Accel-Buffering", "no")]  # proxies must not buffer
+# (Cache-Control: no-store comes with every answer's security headers)
 
 _compact = json.JSONEncoder(separators=(",", ":")).encode
 

@@ -113,7 +113,7 @@ _TOUCH = "UPDATE api_token SET last_used_at = {p} WHERE id = {p}"
 
 
 def authenticate(token):
-    """The token's row (with its user), or None when it is unknown, revoked or expired."""
+    """The live Token (with its user), or None when it is unknown, revoked or expired."""
     found = database.execute_sql(_LOOKUP.format(p=database.param), (digest(token),)).fetchone()
     if found is None:
         return None
