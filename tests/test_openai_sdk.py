@@ -152,3 +152,26 @@ def test_embeddings_bad_input_is_a_precise_400(sdk, fake_provider, body, wording
     answer = requests.post(f"{sdk.base}/v1/embeddings", json=body, headers={"Authorization": f"Bearer {sdk.api_key}"})
     assert answer.status_code == 400 and wording in answer.json()["error"]["message"], answer.text
     assert fake_provider.calls == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_response_format_on_an_anthropic_model_is_refused_not_dropped(sdk, fake_provider, stream):
+    with pytest.raises(openai.BadRequestError) as err:
+        sdk.chat.completions.create(model="claude", stream=stream, response_format={"type": "json_object"},
+                                    messages=[{"role": "user", "content": "x"}])
+    assert err.value.code == "unsupported_for_provider" and "'response_format'" in err.value.message
+    assert fake_provider.calls == []
+
+
+def test_parallel_tool_calls_false_reaches_anthropic_as_disable_parallel_tool_use(sdk, fake_provider):
+    sdk.chat.completions.create(model="claude-tools", tools=TOOLS, parallel_tool_calls=False,
+                                messages=[{"role": "user", "content": "weather?"}])
+    assert fake_provider.calls[-1]["json"]["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
+
+
+def test_an_image_part_reaches_anthropic_as_an_image_block(sdk, fake_provider):
+    sdk.chat.completions.create(model="claude", messages=[{"role": "user", "content": [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}])
+    assert fake_provider.calls[-1]["json"]["messages"][0]["content"][1] == {
+        "type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}

@@ -92,7 +92,8 @@ def test_every_operation_documents_its_errors_in_the_right_shape(served):
         for method in METHODS & set(item):
             responses = item[method]["responses"]
             errors = {status: answer["$ref"] for status, answer in responses.items() if status >= "400"}
-            shape = "OpenAIError" if path.startswith("/v1/") else "Error"
+            shape = ("AnthropicError" if path == "/v1/messages" else "OpenAIError" if path.startswith("/v1/")
+                     else "Error")
             assert {"401", "500", "503"} <= set(errors), (method, path)
             assert all(ref.endswith(f"/{shape}{status}") for status, ref in errors.items()), (method, path)
             if "requestBody" in item[method]:
@@ -134,5 +135,7 @@ def test_real_answers_match_the_documented_shapes(app, client):
                        ("Error", client.get("/api/secrets/mistral", headers=bearer).json),
                        ("Error", client.post("/api/secrets", json={"provider": "openai"}, headers=bearer).json),
                        ("Error", client.get("/api/models").json),
-                       ("OpenAIError", client.get("/v1/models").json)):
+                       ("OpenAIError", client.get("/v1/models").json),
+                       ("AnthropicError", client.post("/v1/messages", json={}, headers=bearer).json),
+                       ("AnthropicError", client.post("/v1/messages", json={}).json)):
         validator(name).validate(item)

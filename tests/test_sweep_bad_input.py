@@ -45,6 +45,9 @@ def json_routes(w):
                                                                   "max_tokens": 10, "tools": TOOL}),
         ("POST", "/v1/embeddings", "/v1/embeddings", {"model": "ada-private", "input": ["a", "b"],
                                                       "encoding_format": "float", "dimensions": 3, "user": "u"}),
+        ("POST", "/v1/messages", "/v1/messages", {"model": "ada-private", "max_tokens": 10, "system": "s",
+                                                  "messages": CHAT, "temperature": 0.5, "stop_sequences": ["x"],
+                                                  "metadata": {"user_id": "u"}}),
     ]
 
 

@@ -36,7 +36,10 @@ def ada_things(w):
             ("POST", "/v1/chat/completions", {"model": "ada-relying", "messages": [{"role": "user", "content": "hi"}]}),
             ("GET", f"/v1/models/{m}", None), ("GET", "/v1/models/ada-private", None),
             ("POST", "/v1/embeddings", {"model": m, "input": "hi"}),
-            ("POST", "/v1/embeddings", {"model": "ada-private", "input": ["hi"]})]
+            ("POST", "/v1/embeddings", {"model": "ada-private", "input": ["hi"]}),
+            ("POST", "/v1/messages", {"model": m, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}),
+            ("POST", "/v1/messages", {"model": "ada-relying", "max_tokens": 5, "stream": True,
+                                      "messages": [{"role": "user", "content": "hi"}]})]
     tokens = [("DELETE", f"/api/tokens/{t}", None), ("POST", f"/tokens/{t}/revoke", None)]
     return model_routes + secret_routes + chat + tokens
 

@@ -64,6 +64,9 @@ def walk(w, fake_provider, keep):
             keep(t.post("/v1/chat/completions", buffered=True, json={"model": model, **CHAT}))
             keep(t.post("/v1/chat/completions", buffered=True, json={"model": model, "stream": True, **CHAT}))
             keep(t.post("/v1/embeddings", json={"model": model, "input": "hi"}))
+            for stream in (False, True):
+                keep(t.post("/v1/messages", buffered=True, json={"model": model, "max_tokens": 9,
+                                                                 "stream": stream, **CHAT}))
     # bad input that carries a key: the error must not echo it
     keep(a.post("/api/secrets", json={"provider": "groq", "api_key": SECRET + " with space"}))
     keep(a.post("/api/secrets", json={"provider": "openai", "api_key": SECRET}))  # 409 exists

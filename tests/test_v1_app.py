@@ -137,3 +137,16 @@ def test_one_model_by_name_in_openais_shape_or_404(gateway):
     assert one.status_code == 200 and one.json == next(m for m in listed if m["id"] == "gpt")
     error = openai_error(client.get("/v1/models/nope", headers=token), 404, "not_found")
     assert error["message"] == "No such model."
+
+
+def test_doubled_slashes_are_an_invalid_url_not_a_500(gateway):
+    client, token = gateway
+    openai_error(client.get("/v1//models", headers=token), 404, "not_found")
+
+
+def test_a_model_name_in_utf8_is_found_in_the_path(gateway):
+    client, token = gateway
+    assert client.post("/api/models", headers=token, json={"name": "café", "provider": "openai",
+                                                           "model_id": "echo"}).status_code == 201
+    found = client.get("/v1/models/caf%C3%A9", headers=token)
+    assert found.status_code == 200 and found.json["id"] == "café"

@@ -52,6 +52,10 @@ ERROR_SCHEMAS = {
         type={"enum": ["invalid_request_error", "authentication_error", "permission_error",
                        "not_found_error", "rate_limit_error", "api_error"]},
         param={"type": "null"})),
+    "AnthropicError": obj(["type", "error"], type={"const": "error"}, error=obj(
+        ["type", "message", "code"], message={"type": "string"}, code={"type": "string"},
+        type={"enum": ["invalid_request_error", "authentication_error", "permission_error", "not_found_error",
+                       "request_too_large", "rate_limit_error", "api_error", "overloaded_error"]})),
 }
 
 SECRET_SCHEMAS = {
@@ -187,9 +191,10 @@ TOKEN_SCHEMAS = {
 }
 
 CONTENT = {"anyOf": [{"type": "string"},
-                     {"type": "array", "minItems": 1,
-                      "items": obj(["type", "text"], open_=True, type={"const": "text"},
-                                   text={"type": "string"})}]}
+                     {"type": "array", "minItems": 1, "items": {"anyOf": [
+                         obj(["type", "text"], open_=True, type={"const": "text"}, text={"type": "string"}),
+                         obj(["type", "image_url"], open_=True, type={"const": "image_url"},
+                             image_url=obj(["url"], open_=True, url={"type": "string", "minLength": 1}))]}}]}
 FUNCTION = obj(["name"], open_=True, name={"type": "string"}, arguments={"type": "string"})
 CHAT_SCHEMAS = {
     "Message": {"description": "Extra fields pass through to the provider. An assistant message "
@@ -235,7 +240,7 @@ CHAT_SCHEMAS = {
 
 
 def chat_options():
-    """The optional fields both chat endpoints check (vault/chat/request.py OPTIONS); null = absent."""
+    """The optional fields both chat endpoints check (vault/gateway/request.py OPTIONS); null = absent."""
     options = {
         "temperature": number(0, 2), "top_p": number(0, 1),
         "max_tokens": number(1, 1_000_000, integer=True),
@@ -311,6 +316,36 @@ OPENAI_SCHEMAS = {
                                  {"type": "string", "description": "base64 of little-endian float32s"}]})},
         usage=obj(["prompt_tokens", "total_tokens"], prompt_tokens={"type": "integer"},
                   total_tokens={"type": "integer"})),
+    "AnthropicRequest": obj(
+        ["model", "max_tokens", "messages"],
+        model={"type": "string", "minLength": 1, "description": "A model's name (as in /v1/models) or id."},
+        max_tokens=number(1, 1_000_000, True),
+        messages={"type": "array", "minItems": 1, "items": obj(
+            ["role", "content"], open_=True, role={"enum": ["user", "assistant"]},
+            content={"anyOf": [{"type": "string"}, {"type": "array", "minItems": 1, "items": {
+                "type": "object", "required": ["type"], "description": "text, image, tool_use or tool_result",
+                "properties": {"type": {"enum": ["text", "image", "tool_use", "tool_result"]}}}}]})},
+        system={"anyOf": [{"type": "string"}, {"type": "array", "items": obj(
+            ["type", "text"], open_=True, type={"const": "text"}, text={"type": "string"})}]},
+        stream={"type": "boolean"}, temperature=number(0, 1), top_p=number(0, 1),
+        stop_sequences={"type": "array", "maxItems": 4, "items": {"type": "string", "minLength": 1}},
+        tools={"type": "array", "items": obj(["name"], open_=True, name={"type": "string"},
+                                             description={"type": "string"}, input_schema={"type": "object"})},
+        tool_choice={"type": "object", "required": ["type"], "properties": {
+            "type": {"enum": ["auto", "any", "tool", "none"]}, "name": {"type": "string"},
+            "disable_parallel_tool_use": {"type": "boolean"}}},
+        metadata=obj(user_id={"type": "string"})),
+    "AnthropicMessage": obj(
+        ["id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"],
+        id={"type": "string"}, type={"const": "message"}, role={"const": "assistant"}, model={"type": "string"},
+        content={"type": "array", "items": {"type": "object", "required": ["type"]}},
+        stop_reason={"enum": ["end_turn", "max_tokens", "tool_use", "refusal"]}, stop_sequence={"type": "null"},
+        usage=obj(["input_tokens", "output_tokens"], input_tokens={"type": "integer"},
+                  output_tokens={"type": "integer"})),
+    "AnthropicEvent": {"type": "object", "required": ["type"], "description": (
+        "message_start, content_block_start / _delta / _stop, message_delta, message_stop; or error."),
+        "properties": {"type": {"enum": ["message_start", "content_block_start", "content_block_delta",
+                                         "content_block_stop", "message_delta", "message_stop", "error"]}}},
     "OpenAIModel": obj(["id", "object", "owned_by", "created"], id={"type": "string", "description": "The model's name."},
                        object={"const": "model"}, owned_by=ref("ProviderId"), created={"type": "integer"}),
     "ModelList": obj(["object", "data"], object={"const": "list"}, data={"type": "array", "items": ref("OpenAIModel")}),
@@ -345,7 +380,7 @@ ERRORS = {  # status: (description, the codes a client may see)
 def error_responses():
     out = {}
     for status, (what, codes) in ERRORS.items():
-        for shape in ("Error", "OpenAIError"):
+        for shape in ERROR_SCHEMAS:
             out[f"{shape}{status}"] = {"description": f"{what}. `error.code`: {codes}.",
                                        "content": {"application/json": {"schema": ref(shape)}}}
     return out
@@ -366,7 +401,7 @@ CHAT_HEADERS = {
 
 # --- operations -------------------------------------------------------------------------------
 
-BEARER, SESSION, CSRF = "bearerToken", "sessionCookie", "csrfHeader"
+BEARER, SESSION, CSRF, ANTHROPIC_KEY = "bearerToken", "sessionCookie", "csrfHeader", "apiKeyHeader"
 READ = [{BEARER: []}, {SESSION: []}]
 WRITE = [{BEARER: []}, {SESSION: [], CSRF: []}]
 PROVIDER = {"name": "provider", "in": "path", "required": True, "schema": ref("ProviderId")}
@@ -375,13 +410,12 @@ TOKEN_ID = {"name": "token_id", "in": "path", "required": True,
             "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
 
 
-def operation(op_id, tag, summary, ok, errors, body=None, params=(), security=None, openai=False):
+def operation(op_id, tag, summary, ok, errors, body=None, params=(), security=None, shape="Error"):
     """One operation: its answers and the errors it may give, 401 and the 5xx of every route
     included; unsafe methods also 403 (CSRF) and 413 (body size)."""
     security = READ if security is None else security
     unsafe = any(CSRF in s for s in security) or body is not None
     statuses = set(errors) | {401, 500, 503} | ({403, 413} if unsafe else set())
-    shape = "OpenAIError" if openai else "Error"
     op = {"operationId": op_id, "tags": [tag], "summary": summary, "security": security,
           "responses": {**ok, **{str(s): {"$ref": f"#/components/responses/{shape}{s}"}
                                  for s in sorted(statuses)}}}
@@ -478,21 +512,27 @@ PATHS = {
                  "schema": {"type": "integer", "minimum": 1, "maximum": 366, "default": 30}}])},
     "/v1/models": {"get": operation(
         "openaiListModels", "openai", "The models you can use, by name (OpenAI's shape; Bearer only)",
-        {"200": json_ok(ref("ModelList"))}, [], security=[{BEARER: []}], openai=True)},
+        {"200": json_ok(ref("ModelList"))}, [], security=[{BEARER: []}], shape="OpenAIError")},
     "/v1/embeddings": {"post": operation(
         "openaiEmbeddings", "openai", "OpenAI-compatible embeddings, for models of OpenAI-compatible "
         "providers (Bearer only); an Anthropic model answers 400 unsupported_for_provider",
         {"200": json_ok(ref("EmbeddingList"), headers=CHAT_HEADERS)}, [400, 403, 404, 429, 502, 504],
-        body=ref("EmbeddingRequest"), security=[{BEARER: []}], openai=True)},
+        body=ref("EmbeddingRequest"), security=[{BEARER: []}], shape="OpenAIError")},
+    "/v1/messages": {"post": operation(
+        "anthropicMessages", "anthropic", "Anthropic's Messages API for any of your models (the token as "
+        "x-api-key or Bearer; anthropic-version accepted)",
+        chat_ok(ref("AnthropicMessage"), ref("AnthropicEvent"), "A message, or named events when streaming"),
+        [400, 403, 404, 429, 502, 504], body=ref("AnthropicRequest"),
+        security=[{BEARER: []}, {ANTHROPIC_KEY: []}], shape="AnthropicError")},
     "/v1/models/{name}": {"get": operation(
         "openaiRetrieveModel", "openai", "One model you can use, by name (OpenAI's shape; Bearer only)",
         {"200": json_ok(ref("OpenAIModel"))}, [404], params=[{"name": "name", "in": "path", "required": True,
                                                         "schema": {"type": "string"}}],
-        security=[{BEARER: []}], openai=True)},
+        security=[{BEARER: []}], shape="OpenAIError")},
     "/v1/chat/completions": {"post": operation(
         "openaiChatCompletions", "openai", "OpenAI-compatible chat completions (Bearer only)",
         chat_ok(ref("Completion"), ref("CompletionChunk"), "A chat.completion, or chunks when streaming", done=True),
-        [400, 403, 404, 429, 502, 504], body=ref("CompletionRequest"), security=[{BEARER: []}], openai=True)},
+        [400, 403, 404, 429, 502, 504], body=ref("CompletionRequest"), security=[{BEARER: []}], shape="OpenAIError")},
 }
 
 DESCRIPTION = """\
@@ -513,7 +553,7 @@ DOCUMENT = {
     "openapi": "3.1.0",
     "info": {"title": "Provider Secrets Vault", "version": "0.1.0", "description": DESCRIPTION},
     "servers": [{"url": "/"}],
-    "tags": [{"name": n} for n in ("secrets", "models", "tokens", "chat", "openai", "meta")],
+    "tags": [{"name": n} for n in ("secrets", "models", "tokens", "chat", "openai", "anthropic", "meta")],
     "paths": PATHS,
     "components": {
         "securitySchemes": {
@@ -521,7 +561,10 @@ DOCUMENT = {
             SESSION: {"type": "apiKey", "in": "cookie", "name": "session",
                       "description": "The browser session set by /login."},
             CSRF: {"type": "apiKey", "in": "header", "name": "X-CSRFToken",
-                   "description": "The page's csrf-token; needed with the session for unsafe methods."}},
+                   "description": "The page's csrf-token; needed with the session for unsafe methods."},
+            ANTHROPIC_KEY: {"type": "apiKey", "in": "header", "name": "x-api-key",
+                            "description": "An API token where Anthropic's clients send their key "
+                                           "(POST /v1/messages only)."}},
         "schemas": {**ERROR_SCHEMAS, **SECRET_SCHEMAS, **MODEL_SCHEMAS, **TOKEN_SCHEMAS, **CHAT_SCHEMAS,
                     **OPENAI_SCHEMAS},
         "responses": error_responses(),

@@ -83,11 +83,18 @@ def _message_problem(message):
         return None
     if isinstance(content, list) and content and all(_part_ok(p) for p in content):
         return None
-    return "'content' must be a string or a list of {\"type\": \"text\", \"text\"} parts."
+    return ("'content' must be a string or a list of parts: {\"type\": \"text\", \"text\"} or "
+            "{\"type\": \"image_url\", \"image_url\": {\"url\"}}.")
 
 
 def _part_ok(part):
-    return isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+    """A text part, or an image by URL or data: URL (translated into an image block for Anthropic)."""
+    if not isinstance(part, dict):
+        return False
+    if part.get("type") == "image_url":
+        image = part.get("image_url")
+        return isinstance(image, dict) and isinstance(image.get("url"), str) and image["url"] != ""
+    return part.get("type") == "text" and isinstance(part.get("text"), str)
 
 
 def _tool_ok(tool):

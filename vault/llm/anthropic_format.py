@@ -31,6 +31,11 @@ def request(target, chat, stream):
         out["tools"] = [tool(t) for t in options["tools"]]
     if options.get("tool_choice") is not None:
         out["tool_choice"] = tool_choice(options["tool_choice"])
+    if options.get("parallel_tool_calls") is False and out.get("tools"):
+        out["tool_choice"] = {**out.get("tool_choice", {"type": "auto"}), "disable_parallel_tool_use": True}
+    if options.get("response_format") is not None and options["response_format"].get("type") != "text":
+        raise BadRequest("'response_format' is not supported for Anthropic models through the vault yet: "
+                         "describe the JSON you want in the prompt, or use a tool.", "unsupported_for_provider")
     if stream:
         out["stream"] = True
     return out

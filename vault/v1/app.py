@@ -13,40 +13,40 @@ import time
 from http import HTTPStatus
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound as NoRoute
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map, RequestRedirect, Rule
 
 from .. import errors, headers
 from ..errors import BadRequest, Unauthorized, VaultError
 from ..gateway.core import Principal
 from ..tokens import service as tokens
 from ..validate import not_an_object
-from . import chat_completions, embeddings
+from . import chat_completions, embeddings, messages
 
 url_map = Map([Rule("/v1/models", endpoint=chat_completions.list_models, methods=["GET"]),
                Rule("/v1/models/<path:name>", endpoint=chat_completions.get_model, methods=["GET"]),
                Rule("/v1/chat/completions", endpoint=chat_completions.create, methods=["POST"]),
-               Rule("/v1/embeddings", endpoint=embeddings.create, methods=["POST"])],
-              strict_slashes=False, redirect_defaults=False)
+               Rule("/v1/embeddings", endpoint=embeddings.create, methods=["POST"]),
+               Rule("/v1/messages", endpoint=messages.create, methods=["POST"])],
+              strict_slashes=False, redirect_defaults=False, merge_slashes=False)
 ALWAYS = [*headers.SECURITY, headers.NO_STORE]
 NO_TOKEN = "Send Authorization: Bearer <api token>; create one on the Tokens page."
 
 
 class Call:
-    """One request to /v1, as a handler sees it."""
-    __slots__ = ("principal", "environ", "started", "args", "limit")
+    """One request to /v1, as a handler sees it: its body already read (before the token is
+    looked up, so a client slow to send it holds no database connection)."""
+    __slots__ = ("principal", "environ", "started", "args", "body")
 
-    def __init__(self, environ, started, args, limit):
-        self.environ, self.started, self.args, self.limit = environ, started, args, limit
+    def __init__(self, environ, started, args, body):
+        self.environ, self.started, self.args, self.body = environ, started, args, body
         self.principal = None
 
     def json(self):
         """The body as JSON (any value), or the 4xx that says why it is not."""
-        environ = self.environ
-        if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != "application/json":
+        if self.environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != "application/json":
             raise not_an_object(None)
-        data = _read(environ, self.limit)
         try:
-            return json.loads(data)
+            return json.loads(self.body)
         except RecursionError:
             raise BadRequest(errors.TOO_DEEP, "invalid_json") from None
         except ValueError:  # UnicodeDecodeError included
@@ -60,15 +60,17 @@ class V1:
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
-        method, path = environ["REQUEST_METHOD"], "/v1" + environ.get("PATH_INFO", "")
+        # PATH_INFO is WSGI's latin-1 decoding of the path's bytes: model names are UTF-8
+        path = "/v1" + environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        method = environ["REQUEST_METHOD"].upper()
         with self.flask.app_context():  # its teardown returns the database connection
             try:
                 handler, args = self.routes.match(path, method)
-                call = Call(environ, started, args, self.flask.config["MAX_CONTENT_LENGTH"])
-                call.principal = _authenticate(environ.get("HTTP_AUTHORIZATION", ""))
+                call = Call(environ, started, args, _read(environ, self.flask.config["MAX_CONTENT_LENGTH"]))
+                call.principal = _authenticate(environ, handler is messages.create)
                 status, answer_headers, body = handler(call)
             except Exception as exc:  # noqa: BLE001 - every failure answers in OpenAI's error shape
-                status, answer_headers, body = _error(exc, method, path)
+                status, answer_headers, body = _error(exc, method, path, path == "/v1/messages")
         if isinstance(body, bytes):
             answer_headers.append(("Content-Length", str(len(body))))
             body = [b"" if method == "HEAD" else body]
@@ -77,29 +79,34 @@ class V1:
         return body
 
 
-def _authenticate(authorization):
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+def _authenticate(environ, anthropic):
+    """The token's principal. Anthropic's clients send their key as x-api-key, so /v1/messages
+    takes the token there too."""
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    if not token and anthropic:
+        token = environ.get("HTTP_X_API_KEY", "").strip()
+    if not token:
         raise Unauthorized(NO_TOKEN)
-    row = tokens.authenticate(token.strip())
-    if row is None:
+    found = tokens.authenticate(token)
+    if found is None:
         raise Unauthorized("The API token is invalid, revoked or expired.")
-    return Principal(row.user, row)
+    return Principal(found.user, found)
 
 
 def _read(environ, limit):
     """The body's bytes, refused past `limit` (VAULT_MAX_BODY_BYTES) before reading them."""
     length = environ.get("CONTENT_LENGTH") or ""
-    stream = environ["wsgi.input"]
-    if length:
-        if not length.isdecimal():
-            raise BadRequest("Content-Length is not a number.")
-        if int(length) > limit:
-            raise _too_large(limit)
-        return stream.read(int(length))
-    if not environ.get("wsgi.input_terminated"):  # no length and no end: no body, as Werkzeug reads it
+    if length and not length.isdecimal():
+        raise BadRequest("Content-Length is not a number.")
+    if length and int(length) > limit:
+        raise _too_large(limit)
+    if not length and not environ.get("wsgi.input_terminated"):  # no length, no end: no body (as Werkzeug)
         return b""
-    data = stream.read(limit + 1)  # chunked: read one byte past the limit to know
+    try:
+        data = environ["wsgi.input"].read(int(length) if length else limit + 1)  # chunked: one past the limit
+    except (OSError, ValueError):  # a broken chunked body, a client gone mid-body
+        raise BadRequest("The request body could not be read (broken chunked encoding, or cut short).") from None
     if len(data) > limit:
         raise _too_large(limit)
     return data
@@ -110,8 +117,8 @@ def _too_large(limit):
                       "payload_too_large", 413)
 
 
-def _error(exc, method, path):
-    if isinstance(exc, NoRoute):  # OpenAI's wording and type: a client must not read it as "no such model"
+def _error(exc, method, path, anthropic=False):
+    if isinstance(exc, (NoRoute, RequestRedirect)):  # OpenAI's wording and type: a client must not read it as "no such model"
         served = ", ".join(sorted(r.rule for r in url_map.iter_rules()))
         return _json_error("not_found", f"Invalid URL ({method} {path[:100]}): the vault serves {served}.",
                            404, "invalid_request_error")
@@ -120,7 +127,8 @@ def _error(exc, method, path):
         answer = _json_error("method_not_allowed", f"{method} is not allowed here; use {allowed}.", 405)
         answer[1].append(("Allow", allowed))
         return answer
-    answer = _json_error(*errors.describe(exc, f"{method} {path[:100]}"))
+    render = messages.error if anthropic else _json_error  # each wire's clients read their own shape
+    answer = render(*errors.describe(exc, f"{method} {path[:100]}"))
     answer[1].extend(getattr(exc, "headers", ()))  # a provider's Retry-After
     return answer
 
