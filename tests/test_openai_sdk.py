@@ -175,3 +175,23 @@ def test_an_image_part_reaches_anthropic_as_an_image_block(sdk, fake_provider):
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}])
     assert fake_provider.calls[-1]["json"]["messages"][0]["content"][1] == {
         "type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+
+
+def test_openai_fields_the_vault_does_not_check_reach_an_openai_provider(sdk, fake_provider):
+    sdk.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "x"}], logprobs=True,
+                                top_logprobs=2, reasoning_effort="low", metadata={"team": "a"}, store=False,
+                                extra_body={"top_k": 5})
+    sent = fake_provider.calls[-1]["json"]
+    assert {k: sent[k] for k in ("logprobs", "top_logprobs", "reasoning_effort", "metadata", "store", "top_k")} == {
+        "logprobs": True, "top_logprobs": 2, "reasoning_effort": "low", "metadata": {"team": "a"},
+        "store": False, "top_k": 5}
+    assert sent["model"] == "echo"  # ours, whatever a client adds
+
+
+@pytest.mark.parametrize("field, value", [("reasoning_effort", "low"), ("logprobs", True), ("seed_x", 1)])
+def test_a_field_an_anthropic_model_cannot_honour_is_refused_by_name(sdk, fake_provider, field, value):
+    with pytest.raises(openai.BadRequestError) as err:
+        sdk.chat.completions.create(model="claude", messages=[{"role": "user", "content": "x"}],
+                                    extra_body={field: value})
+    assert err.value.code == "unsupported_for_provider" and f"'{field}'" in err.value.message
+    assert fake_provider.calls == []

@@ -38,8 +38,8 @@ OPTIONS = {  # name: (check, what a valid value is)
 
 def checked(raw, own_fields, lenient=False):
     """(messages, options) of an OpenAI-shaped chat body, for a ChatRequest. `own_fields` are the
-    endpoint's own (model, stream…), which it checks itself; with `lenient` (OpenAI clients send
-    many optional fields) unknown fields are dropped instead of refused."""
+    endpoint's own (model, stream…), which it checks itself; with `lenient` the other fields are
+    not refused here: /v1/chat/completions passes them on (a ChatRequest's `extra`)."""
     if not isinstance(raw, dict):
         raise not_an_object(raw)
     if not lenient:

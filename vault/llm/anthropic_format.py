@@ -16,6 +16,10 @@ TOOL_CHOICES = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {
 
 def request(target, chat, stream):
     """The Messages API payload for one of our chat requests (README, Chat)."""
+    if chat.extra:
+        name = sorted(chat.extra)[0]
+        raise BadRequest(f"'{name[:40]}' is not supported for Anthropic models through the vault; "
+                         "it is passed on only to OpenAI-compatible providers.", "unsupported_for_provider")
     system, messages = split_system(chat.messages)
     options = chat.options
     out = {"model": target.upstream_model or chat.model, "messages": messages,

@@ -24,6 +24,7 @@ class OpenAIAdapter:
         options = request.options
         out = {"model": target.upstream_model or request.model, "messages": request.messages}
         out.update((name, options[name]) for name in PASSED if options.get(name) is not None)
+        out.update(request.extra)  # the endpoint kept model, messages and stream out of it
         if stream:
             out["stream"] = True
             out["stream_options"] = {"include_usage": True}  # else no usage in a stream

@@ -52,7 +52,9 @@ def create(call):
         raise BadRequest("'stream' must be true or false, and 'stream_options' an object.")
     if n != 1 or isinstance(n, bool):
         raise BadRequest("Only n=1 is supported.")
-    outcome = core.run(call.principal, ChatRequest(name, messages, options, stream), call.started)
+    extra = {k: v for k, v in raw.items() if k not in OWN_FIELDS and k not in options and k != "messages"
+             and v is not None}
+    outcome = core.run(call.principal, ChatRequest(name, messages, options, stream, extra), call.started)
     if not stream:
         return 200, [JSON, *wire.headers(outcome)], wire.dumps(completion(outcome.answer, name))
     try:  # the first event decides: a failing provider is an HTTP error the SDK can raise
