@@ -3,7 +3,8 @@
 # http.server rather than Werkzeug: some scenarios need the socket itself (an answer ended by
 # closing the connection, a stream cut mid-chunk, noticing a client that left).
 #
-# Scenarios by model: anything else echoes the last user message; "tools" streams two tool calls
+# Scenarios by model: anything else echoes the last user message; "json" answers (whole) the first
+# tool call's arguments as JSON text; "tools" streams two tool calls
 # in split chunks; "fail-NNN" answers status NNN; "garbage" is not JSON (nor SSE); "slow" waits
 # `slow_seconds` first; "stall" pauses `slow_seconds` mid-stream; "cut" drops the connection
 # mid-stream, "cut-clean" ends the body without [DONE]/message_stop; "stream-error" sends an error
@@ -394,6 +395,8 @@ class OpenAIWire(Wire):
 
     def answer(self, body, model):
         message, reason = {"role": "assistant", "content": self.echo(body)}, "stop"
+        if model == "json":  # what a structured-output request would get
+            message["content"] = json.dumps(TOOL_CALLS[0][1])
         if model == "tools":
             message["content"], reason = None, "tool_calls"
             message["tool_calls"] = [{"id": f"call_{i}", "type": "function",

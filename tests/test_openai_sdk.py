@@ -3,9 +3,11 @@ tools, with an OpenAI-wire and an Anthropic-wire model behind it; errors as the 
 import json
 
 import openai
+import pydantic
 import pytest
 import requests
 
+from tests.fake_provider import TOOL_CALLS
 from tests.helpers import live, make_user, store_secret, token_for
 from vault import create_app
 
@@ -25,7 +27,8 @@ def sdk(app_config, fake_provider):
     client = openai.OpenAI(base_url=f"{base}/v1", api_key=token, max_retries=0, timeout=10)
     for name, provider, model_id in (("gpt", "openai", "echo"), ("claude", "anthropic", "claude-haiku-4-5"),
                                      ("gpt-tools", "openai", "tools"), ("claude-tools", "anthropic", "tools"),
-                                     ("broken", "openai", "fail-429"), ("refused", "openai", "fail-401")):
+                                     ("broken", "openai", "fail-429"), ("refused", "openai", "fail-401"),
+                                     ("gpt-json", "openai", "json")):
         requests.post(f"{base}/api/models", headers={"Authorization": f"Bearer {token}"},
                       json={"name": name, "provider": provider, "model_id": model_id}).raise_for_status()
     client.base = base
@@ -35,7 +38,7 @@ def sdk(app_config, fake_provider):
 
 def test_models_list(sdk):
     names = sorted(m.id for m in sdk.models.list())
-    assert names == ["broken", "claude", "claude-tools", "gpt", "gpt-tools", "refused"]
+    assert names == ["broken", "claude", "claude-tools", "gpt", "gpt-json", "gpt-tools", "refused"]
 
 
 @pytest.mark.parametrize("model", ["gpt", "claude"])
@@ -195,3 +198,90 @@ def test_a_field_an_anthropic_model_cannot_honour_is_refused_by_name(sdk, fake_p
                                     extra_body={field: value})
     assert err.value.code == "unsupported_for_provider" and f"'{field}'" in err.value.message
     assert fake_provider.calls == []
+
+
+# --- the Responses wire -------------------------------------------------------------------------
+
+RESPONSE_TOOLS = [{"type": "function", "name": "get_weather", "description": "Weather in a city",
+                   "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+
+
+@pytest.mark.parametrize("model", ["gpt", "claude"])
+def test_a_response_whole(sdk, fake_provider, model):
+    answer = sdk.responses.create(model=model, instructions="be brief", input="hello vault", max_output_tokens=50)
+    assert answer.object == "response" and answer.status == "completed" and answer.model == model
+    assert "hello vault" in answer.output_text and answer.output[0].type == "message"
+    assert answer.usage.input_tokens > 0 and answer.usage.output_tokens > 0
+    sent = fake_provider.calls[-1]["json"]
+    assert sent["max_tokens"] == 50
+    if model == "claude":
+        assert sent["system"] == "be brief"
+    else:
+        assert sent["messages"][0] == {"role": "system", "content": "be brief"}
+
+
+@pytest.mark.parametrize("model", ["gpt", "claude"])
+def test_a_response_streamed_with_typed_events(sdk, model):
+    with sdk.responses.stream(model=model, input="stream this please") as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert "response.output_text.delta" in kinds and kinds.count("response.output_item.done") == 1
+    assert "stream this please" in final.output_text and final.usage.output_tokens > 0
+
+
+@pytest.mark.parametrize("model", ["gpt-tools", "claude-tools"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_function_calls_in_a_response(sdk, model, stream):
+    if stream:
+        with sdk.responses.stream(model=model, input="weather?", tools=RESPONSE_TOOLS) as events:
+            answer = events.get_final_response()
+    else:
+        answer = sdk.responses.create(model=model, input="weather?", tools=RESPONSE_TOOLS)
+    calls = [item for item in answer.output if item.type == "function_call"]
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [(n, a) for n, a in TOOL_CALLS]
+
+
+@pytest.mark.parametrize("model", ["gpt", "claude"])
+def test_a_function_call_output_goes_back_to_the_provider(sdk, fake_provider, model):
+    sdk.responses.create(model=model, input=[
+        {"role": "user", "content": "weather?"},
+        {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": '{"city": "Paris"}'},
+        {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+        {"role": "user", "content": [{"type": "input_text", "text": "and tomorrow?"}]}], tools=RESPONSE_TOOLS)
+    sent = fake_provider.calls[-1]["json"]["messages"]
+    if model == "gpt":
+        assert sent[1]["tool_calls"][0]["id"] == "call_1" and sent[2] == {"role": "tool", "tool_call_id": "call_1",
+                                                                         "content": "sunny"}
+    else:
+        assert sent[1]["content"][0]["type"] == "tool_use" and sent[2]["content"][0]["type"] == "tool_result"
+
+
+def test_what_a_stateless_gateway_cannot_do_is_refused_by_name(sdk, fake_provider):
+    for kwargs, named in (({"previous_response_id": "resp_1"}, "'previous_response_id'"),
+                          ({"store": True}, "'store'"),
+                          ({"tools": [{"type": "web_search"}]}, "'web_search'"),
+                          ({"include": ["reasoning.encrypted_content"]}, "'include'")):
+        with pytest.raises(openai.BadRequestError) as err:
+            sdk.responses.create(model="gpt", input="hi", **kwargs)
+        assert named in err.value.message, (kwargs, err.value.message)
+    with pytest.raises(openai.RateLimitError):
+        sdk.responses.create(model="broken", input="hi")
+    assert [c for c in fake_provider.calls if c["path"].endswith("/chat/completions")
+            and c["json"]["model"] != "fail-429"] == []
+
+
+class Weather(pydantic.BaseModel):
+    city: str
+    unit: str
+
+
+def test_structured_outputs_parse_on_both_wires(sdk, fake_provider):
+    parsed = sdk.chat.completions.parse(model="gpt-json", response_format=Weather,
+                                        messages=[{"role": "user", "content": "weather as JSON"}])
+    assert parsed.choices[0].message.parsed == Weather(city="Paris", unit="celsius")
+    assert fake_provider.calls[-1]["json"]["response_format"]["json_schema"]["name"] == "Weather"
+    answer = sdk.responses.parse(model="gpt-json", input="weather as JSON", text_format=Weather)
+    assert answer.output_parsed == Weather(city="Paris", unit="celsius")
+    sent = fake_provider.calls[-1]["json"]["response_format"]
+    assert sent["type"] == "json_schema" and sent["json_schema"]["schema"]["properties"].keys() == {"city", "unit"}

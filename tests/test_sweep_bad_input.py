@@ -48,6 +48,9 @@ def json_routes(w):
         ("POST", "/v1/messages", "/v1/messages", {"model": "ada-private", "max_tokens": 10, "system": "s",
                                                   "messages": CHAT, "temperature": 0.5, "stop_sequences": ["x"],
                                                   "metadata": {"user_id": "u"}}),
+        ("POST", "/v1/responses", "/v1/responses", {"model": "ada-private", "input": CHAT, "instructions": "i",
+                                                    "max_output_tokens": 10, "temperature": 0.5, "store": False,
+                                                    "text": {"format": {"type": "text"}}}),
     ]
 
 

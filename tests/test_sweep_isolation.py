@@ -39,7 +39,9 @@ def ada_things(w):
             ("POST", "/v1/embeddings", {"model": "ada-private", "input": ["hi"]}),
             ("POST", "/v1/messages", {"model": m, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}),
             ("POST", "/v1/messages", {"model": "ada-relying", "max_tokens": 5, "stream": True,
-                                      "messages": [{"role": "user", "content": "hi"}]})]
+                                      "messages": [{"role": "user", "content": "hi"}]}),
+            ("POST", "/v1/responses", {"model": m, "input": "hi"}),
+            ("POST", "/v1/responses", {"model": "ada-relying", "input": "hi", "stream": True})]
     tokens = [("DELETE", f"/api/tokens/{t}", None), ("POST", f"/tokens/{t}/revoke", None)]
     return model_routes + secret_routes + chat + tokens
 

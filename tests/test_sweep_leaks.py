@@ -67,6 +67,8 @@ def walk(w, fake_provider, keep):
             for stream in (False, True):
                 keep(t.post("/v1/messages", buffered=True, json={"model": model, "max_tokens": 9,
                                                                  "stream": stream, **CHAT}))
+                keep(t.post("/v1/responses", buffered=True, json={"model": model, "stream": stream,
+                                                                  "input": CHAT["messages"]}))
     # bad input that carries a key: the error must not echo it
     keep(a.post("/api/secrets", json={"provider": "groq", "api_key": SECRET + " with space"}))
     keep(a.post("/api/secrets", json={"provider": "openai", "api_key": SECRET}))  # 409 exists

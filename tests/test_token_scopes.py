@@ -96,7 +96,8 @@ def test_every_chat_route_takes_a_chat_only_token(gateway, models):
                 ("POST", "/api/chat"): {"model_id": "alpha", "messages": MESSAGES},
                 ("POST", "/v1/chat/completions"): {"model": "alpha", "messages": MESSAGES},
                 ("POST", "/v1/embeddings"): {"model": "alpha", "input": "hi"},
-                ("POST", "/v1/messages"): {"model": "alpha", "max_tokens": 5, "messages": MESSAGES}}
+                ("POST", "/v1/messages"): {"model": "alpha", "max_tokens": 5, "messages": MESSAGES},
+                ("POST", "/v1/responses"): {"model": "alpha", "input": "hi"}}
     assert {r for r in routes(gateway) if is_chat(*r)} == set(requests)  # a new chat route is tried here
     for (method, path), body in requests.items():
         answer = client.open(path.replace("<path:name>", "alpha"), method=method, json=body, headers=token)

@@ -346,6 +346,29 @@ OPENAI_SCHEMAS = {
         "message_start, content_block_start / _delta / _stop, message_delta, message_stop; or error."),
         "properties": {"type": {"enum": ["message_start", "content_block_start", "content_block_delta",
                                          "content_block_stop", "message_delta", "message_stop", "error"]}}},
+    "ResponseRequest": obj(
+        ["model", "input"],
+        model={"type": "string", "minLength": 1, "description": "A model's name (as in /v1/models) or id."},
+        input={"anyOf": [{"type": "string", "minLength": 1}, {"type": "array", "minItems": 1, "items": {
+            "type": "object", "description": "A message, function_call or function_call_output item."}}]},
+        instructions=or_null({"type": "string"}), stream={"type": "boolean"},
+        max_output_tokens=or_null(number(1, 1_000_000, True)), temperature=or_null(number(0, 2)),
+        top_p=or_null(number(0, 1)), parallel_tool_calls=or_null({"type": "boolean"}),
+        user=or_null({"type": "string", "maxLength": 256}), metadata=or_null({"type": "object"}),
+        tools={"type": "array", "items": obj(["type", "name"], open_=True, type={"const": "function"},
+                                             name={"type": "string"})},
+        tool_choice={"description": "auto, none, required or {type: function, name}"},
+        text=obj(open_=True, format={"type": "object"}),
+        store={"description": "Only false: the vault keeps no response.", "enum": [False, None]},
+        previous_response_id={"description": "Refused: the vault keeps no response.", "type": "null"}),
+    "Response": obj(
+        ["id", "object", "created_at", "status", "model", "output"], open_=True, id={"type": "string"},
+        object={"const": "response"}, created_at={"type": "integer"},
+        status={"enum": ["completed", "incomplete", "failed", "in_progress"]}, model={"type": "string"},
+        output={"type": "array", "items": {"type": "object", "required": ["type"]}}),
+    "ResponseEvent": {"type": "object", "required": ["type", "sequence_number"], "description": (
+        "response.created, output items (added, text or arguments deltas, done), then response.completed, "
+        "response.incomplete or response.failed.")},
     "OpenAIModel": obj(["id", "object", "owned_by", "created"], id={"type": "string", "description": "The model's name."},
                        object={"const": "model"}, owned_by=ref("ProviderId"), created={"type": "integer"}),
     "ModelList": obj(["object", "data"], object={"const": "list"}, data={"type": "array", "items": ref("OpenAIModel")}),
@@ -524,6 +547,10 @@ PATHS = {
         chat_ok(ref("AnthropicMessage"), ref("AnthropicEvent"), "A message, or named events when streaming"),
         [400, 403, 404, 429, 502, 504], body=ref("AnthropicRequest"),
         security=[{BEARER: []}, {ANTHROPIC_KEY: []}], shape="AnthropicError")},
+    "/v1/responses": {"post": operation(
+        "openaiResponses", "openai", "OpenAI's Responses API, stateless, for any of your models (Bearer only)",
+        chat_ok(ref("Response"), ref("ResponseEvent"), "A response, or its typed events when streaming"),
+        [400, 403, 404, 429, 502, 504], body=ref("ResponseRequest"), security=[{BEARER: []}], shape="OpenAIError")},
     "/v1/models/{name}": {"get": operation(
         "openaiRetrieveModel", "openai", "One model you can use, by name (OpenAI's shape; Bearer only)",
         {"200": json_ok(ref("OpenAIModel"))}, [404], params=[{"name": "name", "in": "path", "required": True,

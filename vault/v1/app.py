@@ -20,13 +20,14 @@ from ..errors import BadRequest, Unauthorized, VaultError
 from ..gateway.core import Principal
 from ..tokens import service as tokens
 from ..validate import not_an_object
-from . import chat_completions, embeddings, messages
+from . import chat_completions, embeddings, messages, responses
 
 url_map = Map([Rule("/v1/models", endpoint=chat_completions.list_models, methods=["GET"]),
                Rule("/v1/models/<path:name>", endpoint=chat_completions.get_model, methods=["GET"]),
                Rule("/v1/chat/completions", endpoint=chat_completions.create, methods=["POST"]),
                Rule("/v1/embeddings", endpoint=embeddings.create, methods=["POST"]),
-               Rule("/v1/messages", endpoint=messages.create, methods=["POST"])],
+               Rule("/v1/messages", endpoint=messages.create, methods=["POST"]),
+               Rule("/v1/responses", endpoint=responses.create, methods=["POST"])],
               strict_slashes=False, redirect_defaults=False, merge_slashes=False)
 ALWAYS = [*headers.SECURITY, headers.NO_STORE]
 NO_TOKEN = "Send Authorization: Bearer <api token>; create one on the Tokens page."
