@@ -31,6 +31,8 @@ from tests.bench.procfs import footprint
 
 ROOT = Path(__file__).resolve().parents[2]
 BODY = {"messages": [{"role": "user", "content": "hello there"}]}
+WIRE_BODIES = {"chat": BODY, "responses": {"input": "hello there"},
+               "messages": {**BODY, "max_tokens": 64}}
 PROVIDER_KEY = "sk-bench-provider-key-0000"
 
 
@@ -87,13 +89,14 @@ def start(args, env, port, seconds=20):
 class Target:
     """One path to the provider: where it listens, what it is asked, and what it measured."""
 
-    def __init__(self, name, port, path, model, headers, pid=None, drip_model=None):
-        self.name, self.port, self.path, self.pid = name, port, path, pid
+    def __init__(self, name, port, path, model, headers, pid=None, drip_model=None, wire="chat"):
+        self.name, self.port, self.path, self.pid, self.wire = name, port, path, pid, wire
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.headers = {"Content-Type": "application/json", **headers}
-        self.body = json.dumps({**BODY, "model": model}).encode()
-        self.stream_body = json.dumps({**BODY, "model": model, "stream": True}).encode()
-        self.drip_body = drip_model and json.dumps({**BODY, "model": drip_model, "stream": True}).encode()
+        body = WIRE_BODIES[wire]
+        self.body = json.dumps({**body, "model": model}).encode()
+        self.stream_body = json.dumps({**body, "model": model, "stream": True}).encode()
+        self.drip_body = drip_model and json.dumps({**body, "model": drip_model, "stream": True}).encode()
         self.samples, self.first_token, self.overheads = [], [], []
         self.note = None  # why a column has no figures ("not installed: ...")
 
@@ -112,7 +115,8 @@ class Target:
         self.conn.request("POST", self.path, self.stream_body, self.headers)
         response = self.conn.getresponse()
         assert response.status == 200, (self.name, response.status)
-        first = read_stream(response, lambda: self.first_token.append((time.perf_counter() - start) * 1000))
+        first = read_stream(response, lambda: self.first_token.append((time.perf_counter() - start) * 1000),
+                            self.wire)
         assert first, (self.name, "no content in the stream")
 
     def clear(self):
@@ -120,9 +124,9 @@ class Target:
         self.conn.close()  # idle through the load phases, past the servers' keep-alive: a new one
 
 
-def read_stream(response, on_first=lambda: None):
-    """Reads an OpenAI SSE body to its end; calls on_first at the first content delta. True when
-    there was content and a [DONE]."""
+def read_stream(response, on_first=lambda: None, wire="chat"):
+    """Reads an SSE body of the wire to its end; calls on_first at the first piece of text. True
+    when there was text and the stream's last event ([DONE], response.completed, message_stop)."""
     first = done = False
     for _ in range(10_000):  # bounded: these streams have a dozen events
         line = response.readline()
@@ -134,13 +138,22 @@ def read_stream(response, on_first=lambda: None):
         if payload == b"[DONE]":
             done = True
             continue
-        if not first:
-            choices = json.loads(payload).get("choices") or [{}]
-            if (choices[0].get("delta") or {}).get("content"):
-                first = True
-                on_first()
+        event = json.loads(payload)
+        done = done or event.get("type") in ("response.completed", "message_stop")
+        if not first and _text_in(event, wire):
+            first = True
+            on_first()
     response.read()
     return first and done
+
+
+def _text_in(event, wire):
+    if wire == "responses":
+        return event.get("type") == "response.output_text.delta" and bool(event.get("delta"))
+    if wire == "messages":
+        return event.get("type") == "content_block_delta" and bool((event.get("delta") or {}).get("text"))
+    choices = event.get("choices") or [{}]
+    return bool((choices[0].get("delta") or {}).get("content"))
 
 
 def percentiles(samples):
@@ -231,7 +244,7 @@ ROWS = (  # (key, label, format, how repeats combine)
 def repeat(args, number, live, direct, figures):
     for target in live:
         target.clear()
-    streaming = [t for t in live if t.drip_body]
+    streaming = [t for t in live if t.drip_body or t.wire != "chat"]
     measure(live, args.n, "call")
     measure(streaming, args.streams, "stream")
     base = percentiles(direct.samples)
@@ -346,7 +359,11 @@ def main():
                           {"Authorization": f"Bearer {PROVIDER_KEY}"}, upstream_proc.pid, "drip"),
                    Target("bare WSGI hop", hop_port, "/chat/completions", "echo", auth, servers[1].pid),
                    Target("vault /v1", vault_port, "/v1/chat/completions", "bench", auth, servers[0].pid,
-                          "bench-drip")]
+                          "bench-drip"),
+                   Target("vault responses", vault_port, "/v1/responses", "bench", auth, servers[0].pid,
+                          wire="responses"),
+                   Target("vault messages", vault_port, "/v1/messages", "bench", auth, servers[0].pid,
+                          wire="messages")]
         try:
             for peer in PEERS if args.peers else ():
                 target, process = start_peer(peer, tmp, upstream, token)
