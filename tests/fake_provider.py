@@ -475,8 +475,18 @@ class AnthropicWire(Wire):
     def usage(self, body, output):
         return {"input_tokens": self.prompt_tokens(body), "output_tokens": output}
 
+    @staticmethod
+    def forced(body):
+        """The tool a request forces (tool_choice {"type": "tool"}): answered with the first tool
+        call's arguments as its input, as a model would fill a JSON schema."""
+        choice = body.get("tool_choice") or {}
+        return choice.get("name") if choice.get("type") == "tool" else None
+
     def answer(self, body, model):
         content, reason = [{"type": "text", "text": self.echo(body)}], "end_turn"
+        if self.forced(body):
+            content, reason = [{"type": "tool_use", "id": "toolu_f", "name": self.forced(body),
+                                "input": TOOL_CALLS[0][1]}], "tool_use"
         if model == "tools":
             content, reason = [{"type": "text", "text": "Let me check."}], "tool_use"
             content += [{"type": "tool_use", "id": f"toolu_{i}", "name": name, "input": args}
@@ -503,6 +513,14 @@ class AnthropicWire(Wire):
                            usage={"output_tokens": output}), self.event("message_stop")]
 
     def text_frames(self, body, pieces, model):
+        if self.forced(body):
+            text = json.dumps(TOOL_CALLS[0][1])
+            block = {"type": "tool_use", "id": "toolu_f", "name": self.forced(body), "input": {}}
+            return (self.start(body) + [self.event("content_block_start", index=0, content_block=block)]
+                    + [self.event("content_block_delta", index=0, delta={"type": "input_json_delta",
+                                                                         "partial_json": part})
+                       for part in (text[:7], text[7:])]
+                    + [self.event("content_block_stop", index=0)] + self.ending("tool_use", 5))
         frames = self.start(body) + self.text_block(0, pieces)
         if model == "stream-error":
             error = {"type": "overloaded_error", "message": f"Overloaded {BODY_MARKER}"}

@@ -158,12 +158,36 @@ def test_embeddings_bad_input_is_a_precise_400(sdk, fake_provider, body, wording
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_response_format_on_an_anthropic_model_is_refused_not_dropped(sdk, fake_provider, stream):
-    with pytest.raises(openai.BadRequestError) as err:
-        sdk.chat.completions.create(model="claude", stream=stream, response_format={"type": "json_object"},
-                                    messages=[{"role": "user", "content": "x"}])
-    assert err.value.code == "unsupported_for_provider" and "'response_format'" in err.value.message
-    assert fake_provider.calls == []
+def test_json_out_of_an_anthropic_model_through_a_forced_tool(sdk, fake_provider, stream):
+    schema = {"type": "json_schema", "json_schema": {"name": "Weather", "schema": Weather.model_json_schema()}}
+    kwargs = dict(model="claude", response_format=schema, messages=[{"role": "user", "content": "weather?"}])
+    if stream:
+        chunks = list(sdk.chat.completions.create(stream=True, **kwargs))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        reason = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
+        calls = [c for c in chunks if c.choices and c.choices[0].delta.tool_calls]
+    else:
+        answer = sdk.chat.completions.create(**kwargs)
+        text, reason, calls = answer.choices[0].message.content, answer.choices[0].finish_reason, \
+            answer.choices[0].message.tool_calls or []
+    assert Weather.model_validate_json(text) == Weather(city="Paris", unit="celsius")
+    assert reason == "stop" and not calls
+    sent = fake_provider.calls[-1]["json"]
+    assert sent["tool_choice"] == {"type": "tool", "name": "Weather"}
+    assert sent["tools"][0]["input_schema"] == Weather.model_json_schema()
+    parsed = sdk.chat.completions.parse(model="claude", response_format=Weather,
+                                        messages=[{"role": "user", "content": "weather?"}])
+    assert parsed.choices[0].message.parsed == Weather(city="Paris", unit="celsius")
+
+
+def test_reasoning_effort_becomes_an_anthropic_thinking_budget(sdk, fake_provider):
+    sdk.chat.completions.create(model="claude", reasoning_effort="medium", max_tokens=100, temperature=0.2,
+                                messages=[{"role": "user", "content": "think"}])
+    sent = fake_provider.calls[-1]["json"]
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 4096}
+    assert sent["max_tokens"] > 4096 and "temperature" not in sent
+    sdk.chat.completions.create(model="claude", reasoning_effort="minimal", messages=[{"role": "user", "content": "x"}])
+    assert "thinking" not in fake_provider.calls[-1]["json"]
 
 
 def test_parallel_tool_calls_false_reaches_anthropic_as_disable_parallel_tool_use(sdk, fake_provider):
@@ -191,7 +215,7 @@ def test_openai_fields_the_vault_does_not_check_reach_an_openai_provider(sdk, fa
     assert sent["model"] == "echo"  # ours, whatever a client adds
 
 
-@pytest.mark.parametrize("field, value", [("reasoning_effort", "low"), ("logprobs", True), ("seed_x", 1)])
+@pytest.mark.parametrize("field, value", [("logprobs", True), ("seed_x", 1)])
 def test_a_field_an_anthropic_model_cannot_honour_is_refused_by_name(sdk, fake_provider, field, value):
     with pytest.raises(openai.BadRequestError) as err:
         sdk.chat.completions.create(model="claude", messages=[{"role": "user", "content": "x"}],
@@ -285,3 +309,18 @@ def test_structured_outputs_parse_on_both_wires(sdk, fake_provider):
     assert answer.output_parsed == Weather(city="Paris", unit="celsius")
     sent = fake_provider.calls[-1]["json"]["response_format"]
     assert sent["type"] == "json_schema" and sent["json_schema"]["schema"]["properties"].keys() == {"city", "unit"}
+
+
+def test_audio_and_file_parts_reach_an_openai_provider_and_a_pdf_reaches_anthropic(sdk, fake_provider):
+    audio = {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}
+    pdf = {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}}
+    sdk.chat.completions.create(model="gpt", messages=[{"role": "user", "content": [audio, pdf]}])
+    assert fake_provider.calls[-1]["json"]["messages"][0]["content"] == [audio, pdf]
+    sdk.chat.completions.create(model="claude", messages=[{"role": "user", "content": [pdf]}])
+    assert fake_provider.calls[-1]["json"]["messages"][0]["content"] == [
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}}]
+    calls = len(fake_provider.calls)
+    with pytest.raises(openai.BadRequestError) as err:
+        sdk.chat.completions.create(model="claude", messages=[{"role": "user", "content": [audio]}])
+    assert err.value.code == "unsupported_for_provider" and "'input_audio'" in err.value.message
+    assert len(fake_provider.calls) == calls

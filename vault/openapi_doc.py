@@ -194,7 +194,10 @@ CONTENT = {"anyOf": [{"type": "string"},
                      {"type": "array", "minItems": 1, "items": {"anyOf": [
                          obj(["type", "text"], open_=True, type={"const": "text"}, text={"type": "string"}),
                          obj(["type", "image_url"], open_=True, type={"const": "image_url"},
-                             image_url=obj(["url"], open_=True, url={"type": "string", "minLength": 1}))]}}]}
+                             image_url=obj(["url"], open_=True, url={"type": "string", "minLength": 1})),
+                         obj(["type", "input_audio"], open_=True, type={"const": "input_audio"},
+                             input_audio={"type": "object"}),
+                         obj(["type", "file"], open_=True, type={"const": "file"}, file={"type": "object"})]}}]}
 FUNCTION = obj(["name"], open_=True, name={"type": "string"}, arguments={"type": "string"})
 CHAT_SCHEMAS = {
     "Message": {"description": "Extra fields pass through to the provider. An assistant message "

@@ -83,18 +83,23 @@ def _message_problem(message):
         return None
     if isinstance(content, list) and content and all(_part_ok(p) for p in content):
         return None
-    return ("'content' must be a string or a list of parts: {\"type\": \"text\", \"text\"} or "
-            "{\"type\": \"image_url\", \"image_url\": {\"url\"}}.")
+    return ("'content' must be a string or a list of parts: {\"type\": \"text\", \"text\"}, "
+            "{\"type\": \"image_url\", \"image_url\": {\"url\"}}, {\"type\": \"input_audio\", "
+            "\"input_audio\": {…}} or {\"type\": \"file\", \"file\": {…}}.")
 
 
 def _part_ok(part):
-    """A text part, or an image by URL or data: URL (translated into an image block for Anthropic)."""
+    """A text part; an image by URL or data: URL; audio or a file (passed on to OpenAI-wire
+    providers; for Anthropic an image or a PDF becomes a block, the rest a 400 naming it)."""
     if not isinstance(part, dict):
         return False
-    if part.get("type") == "image_url":
+    kind = part.get("type")
+    if kind == "image_url":
         image = part.get("image_url")
         return isinstance(image, dict) and isinstance(image.get("url"), str) and image["url"] != ""
-    return part.get("type") == "text" and isinstance(part.get("text"), str)
+    if kind in ("input_audio", "file"):
+        return isinstance(part.get(kind), dict)
+    return kind == "text" and isinstance(part.get("text"), str)
 
 
 def _tool_ok(tool):

@@ -1,5 +1,7 @@
 """The anthropic wire: POST {base}/v1/messages with x-api-key and anthropic-version, whole or
 streamed as named events, translated to and from our OpenAI-shaped chat."""
+import dataclasses
+
 from . import anthropic_format as fmt
 from . import http, reading
 from .types import Delta, Done, ToolCall
@@ -22,15 +24,27 @@ class AnthropicAdapter:
         self.settings = http.Settings(timeout, policy, max_bytes, max_seconds)
 
     def complete(self, target, request):
-        response = http.request(target, "POST", PATH, fmt.request(target, request, False), self.timeout,
-                                policy=self.policy)
+        payload = fmt.request(target, request, False)
+        response = http.request(target, "POST", PATH, payload, self.timeout, policy=self.policy)
         data = reading.answer(target, response, self.settings)
         try:
-            return fmt.answer(data, target.upstream_model)
+            answer = fmt.answer(data, target.upstream_model)
         except (KeyError, IndexError, TypeError, AttributeError, ValueError):
             raise http.bad_response(target, response.status) from None
+        json_tool = fmt.json_tool(request.options)
+        if json_tool is None:
+            return answer
+        # The forced tool's input is the JSON answer, as text
+        arguments = next((c.arguments for c in answer.tool_calls if c.name == json_tool["name"]), "")
+        return dataclasses.replace(answer, content=answer.content + arguments, tool_calls=(),
+                                   finish_reason="stop" if answer.finish_reason == "tool_calls" else answer.finish_reason)
 
     def stream(self, target, request):
+        json_tool = fmt.json_tool(request.options)
+        events = self._events(target, request)
+        return events if json_tool is None else _as_text(events, json_tool["name"])
+
+    def _events(self, target, request):
         response = http.request(target, "POST", PATH, fmt.request(target, request, True),
                                 self.timeout, stream=True, policy=self.policy)
         state = StreamState(target, self.settings.max_bytes)
@@ -45,6 +59,21 @@ class AnthropicAdapter:
             yield Done(fmt.finish_reason(state.stop_reason), fmt.usage(state.usage))
         finally:
             http.finish(response, state.complete)  # closes the connection unless the stream ended well
+
+
+def _as_text(events, name):
+    """A JSON answer's stream: the forced tool's input comes out as text (whole, once its block
+    has closed), and the stop reason is an ordinary stop."""
+    try:
+        for event in events:
+            if type(event) is ToolCall and event.name == name:
+                yield Delta(event.arguments)
+            elif type(event) is Done and event.finish_reason == "tool_calls":
+                yield Done("stop", event.usage)
+            else:
+                yield event
+    finally:
+        events.close()
 
 
 class StreamState:

@@ -12,13 +12,14 @@ STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "leng
                 "tool_use": "tool_calls", "refusal": "content_filter", "pause_turn": "stop"}
 PROMPT_COUNTS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 TOOL_CHOICES = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
+THINKING_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384}  # reasoning_effort → budget_tokens
 
 
 def request(target, chat, stream):
     """The Messages API payload for one of our chat requests (README, Chat)."""
-    if chat.extra:
-        name = sorted(chat.extra)[0]
-        raise BadRequest(f"'{name[:40]}' is not supported for Anthropic models through the vault; "
+    unknown = sorted(set(chat.extra) - {"reasoning_effort"})
+    if unknown:
+        raise BadRequest(f"'{unknown[0][:40]}' is not supported for Anthropic models through the vault; "
                          "it is passed on only to OpenAI-compatible providers.", "unsupported_for_provider")
     system, messages = split_system(chat.messages)
     options = chat.options
@@ -37,12 +38,43 @@ def request(target, chat, stream):
         out["tool_choice"] = tool_choice(options["tool_choice"])
     if options.get("parallel_tool_calls") is False and out.get("tools"):
         out["tool_choice"] = {**out.get("tool_choice", {"type": "auto"}), "disable_parallel_tool_use": True}
-    if options.get("response_format") is not None and options["response_format"].get("type") != "text":
-        raise BadRequest("'response_format' is not supported for Anthropic models through the vault yet: "
-                         "describe the JSON you want in the prompt, or use a tool.", "unsupported_for_provider")
+    answer_tool = json_tool(options)
+    if answer_tool is not None:  # JSON out: the one tool the model must call, its input the answer
+        if out.get("tools"):
+            raise BadRequest("'response_format' together with 'tools' is not supported for Anthropic models.",
+                             "unsupported_for_provider")
+        out["tools"], out["tool_choice"] = [answer_tool], {"type": "tool", "name": answer_tool["name"]}
+    effort = chat.extra.get("reasoning_effort")
+    if effort not in (None, "none", "minimal"):
+        if effort not in THINKING_BUDGETS:
+            raise BadRequest("'reasoning_effort' must be none, minimal, low, medium or high.")
+        if answer_tool is not None:  # Anthropic: no forced tool while thinking
+            raise BadRequest("'reasoning_effort' together with 'response_format' is not supported for "
+                             "Anthropic models.", "unsupported_for_provider")
+        budget = THINKING_BUDGETS[effort]
+        out["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        out["max_tokens"] = max(out["max_tokens"], budget + DEFAULT_MAX_TOKENS)  # it must leave room to answer
+        out.pop("temperature", None), out.pop("top_p", None)  # thinking takes neither
     if stream:
         out["stream"] = True
     return out
+
+
+def json_tool(options):
+    """The tool that carries a JSON answer for response_format json_object or json_schema, or None."""
+    form = options.get("response_format") or {}
+    if form.get("type") == "json_object":
+        return {"name": "json_answer", "description": "Give the answer as a JSON object.",
+                "input_schema": {"type": "object"}}
+    if form.get("type") == "json_schema":
+        schema = form.get("json_schema") if isinstance(form.get("json_schema"), dict) else {}
+        if not isinstance(schema.get("name"), str) or not isinstance(schema.get("schema", {}), dict):
+            raise BadRequest("'response_format' json_schema needs a 'name' and a 'schema' object.")
+        return {"name": schema["name"], "description": schema.get("description") or "Give the answer.",
+                "input_schema": schema.get("schema") or {"type": "object"}}
+    if form and form.get("type") != "text":
+        raise BadRequest("'response_format' must be text, json_object or json_schema.")
+    return None
 
 
 def split_system(messages):
@@ -75,7 +107,16 @@ def blocks_of(message):
 
 
 def part_block(part):
-    """An OpenAI content part (text, image_url) as an Anthropic block."""
+    """An OpenAI content part (text, image_url, a PDF file) as an Anthropic block."""
+    if part.get("type") == "file":
+        data = part["file"].get("file_data")
+        if isinstance(data, str) and data.startswith("data:application/pdf;base64,"):
+            return {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
+                                                   "data": data.partition(";base64,")[2]}}
+        raise BadRequest("A 'file' part reaches Anthropic models only as a PDF in 'file_data' "
+                         "(data:application/pdf;base64,…).", "unsupported_for_provider")
+    if part.get("type") == "input_audio":
+        raise BadRequest("'input_audio' parts are not supported for Anthropic models.", "unsupported_for_provider")
     if part.get("type") == "image_url":
         url = (part.get("image_url") or {}).get("url", "")
         if url.startswith("data:") and ";base64," in url:
