@@ -145,3 +145,14 @@ def test_bad_input_is_a_precise_400_in_anthropics_shape(sdk, fake_provider, body
     assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
     assert wording in error["error"]["message"]
     assert fake_provider.calls == []
+
+
+def test_a_role_that_is_not_text_is_a_400_not_a_500(sdk):
+    answer = requests.post(f"{sdk.vault_base}/v1/responses", headers={"Authorization": f"Bearer {sdk.vault_token}"},
+                           json={"model": "gpt", "input": [{"role": [], "content": "hi"}]})
+    assert answer.status_code == 400 and "'role'" in answer.json()["error"]["message"]
+
+
+def test_metadata_user_id_reaches_an_anthropic_model(sdk, fake_provider):
+    sdk.messages.create(model="claude", max_tokens=10, messages=HI, metadata={"user_id": "u-42"})
+    assert fake_provider.calls[-1]["json"]["metadata"] == {"user_id": "u-42"}

@@ -204,23 +204,31 @@ def test_an_image_part_reaches_anthropic_as_an_image_block(sdk, fake_provider):
         "type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
 
 
-def test_openai_fields_the_vault_does_not_check_reach_an_openai_provider(sdk, fake_provider):
-    sdk.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "x"}], logprobs=True,
-                                top_logprobs=2, reasoning_effort="low", metadata={"team": "a"}, store=False,
-                                extra_body={"top_k": 5})
+def test_the_openai_fields_the_vault_passes_on_reach_an_openai_provider(sdk, fake_provider):
+    sdk.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "x"}], reasoning_effort="low",
+                                logit_bias={"50256": -100}, metadata={"team": "a"}, extra_body={"verbosity": "low"})
     sent = fake_provider.calls[-1]["json"]
-    assert {k: sent[k] for k in ("logprobs", "top_logprobs", "reasoning_effort", "metadata", "store", "top_k")} == {
-        "logprobs": True, "top_logprobs": 2, "reasoning_effort": "low", "metadata": {"team": "a"},
-        "store": False, "top_k": 5}
-    assert sent["model"] == "echo"  # ours, whatever a client adds
+    assert {k: sent[k] for k in ("reasoning_effort", "logit_bias", "metadata", "verbosity")} == {
+        "reasoning_effort": "low", "logit_bias": {"50256": -100}, "metadata": {"team": "a"}, "verbosity": "low"}
+    assert sent["model"] == "echo"
 
 
-@pytest.mark.parametrize("field, value", [("logprobs", True), ("seed_x", 1)])
-def test_a_field_an_anthropic_model_cannot_honour_is_refused_by_name(sdk, fake_provider, field, value):
+@pytest.mark.parametrize("extra", [{"models": ["openai/o1-pro"], "route": "fallback"}, {"service_tier": "priority"},
+                                   {"store": True}, {"logprobs": True}, {"top_k": 5}])
+def test_a_limited_token_cannot_steer_the_provider_with_fields_it_passes_on(sdk, fake_provider, extra):
+    """A router such as OpenRouter reads `models` and `route` to pick the model: passed on, they
+    would let a token limited to one model use any other on its owner's key."""
+    with pytest.raises(openai.BadRequestError) as err:
+        sdk.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "x"}], extra_body=extra)
+    assert err.value.code == "unknown_field" and f"'{sorted(extra)[0]}'" in err.value.message
+    assert fake_provider.calls == []
+
+
+def test_a_field_an_anthropic_model_cannot_honour_is_refused_by_name(sdk, fake_provider):
     with pytest.raises(openai.BadRequestError) as err:
         sdk.chat.completions.create(model="claude", messages=[{"role": "user", "content": "x"}],
-                                    extra_body={field: value})
-    assert err.value.code == "unsupported_for_provider" and f"'{field}'" in err.value.message
+                                    logit_bias={"1": 1})
+    assert err.value.code == "unsupported_for_provider" and "'logit_bias'" in err.value.message
     assert fake_provider.calls == []
 
 

@@ -55,6 +55,8 @@ def request(target, chat, stream):
         out["thinking"] = {"type": "enabled", "budget_tokens": budget}
         out["max_tokens"] = max(out["max_tokens"], budget + DEFAULT_MAX_TOKENS)  # it must leave room to answer
         out.pop("temperature", None), out.pop("top_p", None)  # thinking takes neither
+    if options.get("user"):
+        out["metadata"] = {"user_id": options["user"]}
     if stream:
         out["stream"] = True
     return out

@@ -9,13 +9,14 @@ class ChatRequest:
     """A checked chat: `model` is a model's name or id as the client sent it; `messages` are
     OpenAI-shaped (the shape most providers speak, and the one translations start from);
     `options` holds only the checked options (temperature, max_tokens, tools…); `extra` the
-    OpenAI fields the vault does not check (logprobs, reasoning_effort, a provider's own…), passed
-    as they are to OpenAI-wire providers and refused by name for the others: never dropped."""
+    few OpenAI fields the vault passes on unchecked (reasoning_effort, logit_bias…: the endpoint
+    says which), as they are to OpenAI-wire providers; the Anthropic adapter translates or refuses
+    them by name. Never dropped."""
     model: str
     messages: list
     options: dict = field(default_factory=dict)
     stream: bool = False
-    extra: dict = field(default_factory=dict)  # the client's other fields, for a provider of its wire
+    extra: dict = field(default_factory=dict)  # OpenAI fields passed on unchecked
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,8 @@
 """The /v1 app: a small WSGI app that owns /v1 outright, mounted beside the Flask app
-(vault/__init__.py). Programs only: a Bearer API token (any scope, as every scope grants chat),
-never a cookie. Every answer, errors included, is OpenAI-shaped JSON or a stream of events.
+(vault/__init__.py). Programs only: an API token (any scope, as every scope grants chat) as
+Bearer, or as x-api-key on /v1/messages where Anthropic's clients send it; never a cookie. Every
+answer, errors included, is JSON or a stream of events in its wire's shape (Anthropic's on
+/v1/messages, OpenAI's elsewhere).
 
 Why not Flask here: its request machinery (request context, session, hooks, routing, Response)
 costs ~0.1 ms a call, a large part of what a gateway hop should add (README, Performance). This
@@ -70,8 +72,8 @@ class V1:
                 call = Call(environ, started, args, _read(environ, self.flask.config["MAX_CONTENT_LENGTH"]))
                 call.principal = _authenticate(environ, handler is messages.create)
                 status, answer_headers, body = handler(call)
-            except Exception as exc:  # noqa: BLE001 - every failure answers in OpenAI's error shape
-                status, answer_headers, body = _error(exc, method, path, path == "/v1/messages")
+            except Exception as exc:  # noqa: BLE001 - every failure answers in its wire's error shape
+                status, answer_headers, body = _error(exc, method, path, path.rstrip("/") == "/v1/messages")
         if isinstance(body, bytes):
             answer_headers.append(("Content-Length", str(len(body))))
             body = [b"" if method == "HEAD" else body]

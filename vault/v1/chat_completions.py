@@ -1,10 +1,7 @@
 """OpenAI's Chat Completions wire (POST /v1/chat/completions) and models (GET /v1/models[/<name>]),
 translated to and from the gateway's ChatRequest, answer and events."""
-import itertools
 import time
 import uuid
-
-from werkzeug.wsgi import ClosingIterator
 
 from ..errors import BadRequest, NotFound, VaultError
 from ..gateway import core, wire
@@ -14,6 +11,12 @@ from ..models import service as models
 from ..tokens import service as tokens
 
 OWN_FIELDS = {"model", "stream", "stream_options", "n"}
+# OpenAI fields passed on as they are, and only these: any other field could steer a provider
+# (OpenRouter's `models` and `route` pick another model on the owner's key, past the token's
+# model list), cost the owner more (`service_tier`), keep data on their account (`store`), or
+# ask for what the vault does not relay back (`logprobs`, `audio`). Those are refused by name.
+PASSED_ON = {"logit_bias", "reasoning_effort", "prediction", "metadata", "verbosity", "safety_identifier",
+             "prompt_cache_key"}
 JSON = ("Content-Type", "application/json")
 
 
@@ -54,16 +57,15 @@ def create(call):
         raise BadRequest("Only n=1 is supported.")
     extra = {k: v for k, v in raw.items() if k not in OWN_FIELDS and k not in options and k != "messages"
              and v is not None}
+    refused = sorted(set(extra) - PASSED_ON)
+    if refused:
+        raise BadRequest(f"Unknown or unsupported field: {refused[0][:40]!r}. The vault passes on only "
+                         f"{', '.join(sorted(PASSED_ON))} besides the fields it checks.", "unknown_field")
     outcome = core.run(call.principal, ChatRequest(name, messages, options, stream, extra), call.started)
     if not stream:
         return 200, [JSON, *wire.headers(outcome)], wire.dumps(completion(outcome.answer, name))
-    try:  # the first event decides: a failing provider is an HTTP error the SDK can raise
-        first = next(outcome.events)
-    except StopIteration:  # an adapter always ends with Done; this is only for safety's sake
-        first = None
-    chunks = _chunks(outcome.events, first, name, stream_options.get("include_usage") is True)
-    # closed by the server even if never iterated (a generator's own finally would not run then)
-    return 200, [*wire.SSE_HEADERS, *wire.headers(outcome)], ClosingIterator(chunks, outcome.events.close)
+    include_usage = stream_options.get("include_usage") is True
+    return wire.streamed(outcome, lambda events: _chunks(events, name, include_usage))
 
 
 def completion(answer, name):
@@ -76,7 +78,7 @@ def completion(answer, name):
             "usage": wire.usage(answer.usage)}
 
 
-def _chunks(events, first, name, include_usage):
+def _chunks(events, name, include_usage):
     meta = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
             "created": int(time.time()), "model": name}
 
@@ -85,7 +87,7 @@ def _chunks(events, first, name, include_usage):
 
     try:
         yield chunk({"role": "assistant", "content": ""})
-        for event in itertools.chain([first] if first is not None else [], events):
+        for event in events:
             if event.type == "delta":
                 yield chunk({"content": event.content})
             elif event.type == "tool_call":
@@ -97,5 +99,3 @@ def _chunks(events, first, name, include_usage):
         yield b"data: [DONE]\n\n"
     except VaultError as exc:
         yield wire.sse({"error": {"message": exc.message, "type": "api_error", "code": exc.code}})
-    finally:
-        events.close()

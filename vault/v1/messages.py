@@ -2,11 +2,8 @@
 the request becomes the gateway's ChatRequest (any provider's model; Anthropic's are translated
 back by their adapter), and the answer or events become Anthropic's message, named stream events
 and errors ({"type": "error", "error": {"type", "message"}})."""
-import itertools
 import json
 import os
-
-from werkzeug.wsgi import ClosingIterator
 
 from ..errors import BadRequest, VaultError
 from ..gateway import core, wire
@@ -39,12 +36,7 @@ def create(call):
     outcome = core.run(call.principal, request, call.started)
     if not request.stream:
         return 200, [JSON, *wire.headers(outcome)], wire.dumps(_message(outcome.answer, request.model))
-    try:  # the first event decides: a failing provider is an HTTP error the SDK can raise
-        first = next(outcome.events)
-    except StopIteration:
-        first = None
-    events = _events(outcome.events, first, request.model)
-    return 200, [*wire.SSE_HEADERS, *wire.headers(outcome)], ClosingIterator(events, outcome.events.close)
+    return wire.streamed(outcome, lambda events: _events(events, request.model))
 
 
 def error(code, message, status):
@@ -213,7 +205,7 @@ def _message_id():
     return f"msg_{os.urandom(12).hex()}"
 
 
-def _events(events, first, name):
+def _events(events, name):
     """Anthropic's named stream events: message_start, content blocks (text deltas as they come,
     each tool call whole), message_delta with the stop reason and usage, message_stop; or an
     error event mid-stream."""
@@ -225,7 +217,7 @@ def _events(events, first, name):
         yield event("message_start", {"message": {
             "id": _message_id(), "type": "message", "role": "assistant", "model": name, "content": [],
             "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}})
-        for item in itertools.chain([first] if first is not None else [], events):
+        for item in events:
             if item.type == "delta":
                 if not text_open:
                     yield event("content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}})
@@ -249,6 +241,4 @@ def _events(events, first, name):
                 yield event("message_stop", {})
     except VaultError as exc:
         yield event("error", {"error": {"type": ERROR_TYPES.get(exc.status, "api_error"), "message": exc.message}})
-    finally:
-        events.close()
 

@@ -6,8 +6,6 @@ import itertools
 import os
 import time
 
-from werkzeug.wsgi import ClosingIterator
-
 from ..errors import BadRequest, VaultError
 from ..gateway import core, wire
 from ..gateway.request import checked
@@ -36,12 +34,7 @@ def create(call):
         body = _response(echo, "incomplete" if answer.finish_reason == "length" else "completed",
                          _output(answer.content, answer.tool_calls), answer.usage)
         return 200, [JSON, *wire.headers(outcome)], wire.dumps(body)
-    try:  # the first event decides: a failing provider is an HTTP error the SDK can raise
-        first = next(outcome.events)
-    except StopIteration:
-        first = None
-    events = _events(outcome.events, first, echo)
-    return 200, [*wire.SSE_HEADERS, *wire.headers(outcome)], ClosingIterator(events, outcome.events.close)
+    return wire.streamed(outcome, lambda events: _events(events, echo))
 
 
 # --- request ----------------------------------------------------------------------------------
@@ -117,7 +110,7 @@ def _input(value):
 
 def _message(n, item):
     role, content = item.get("role"), item.get("content")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise BadRequest(f"input[{n}]: 'role' must be one of user, system, developer, assistant.")
     if isinstance(content, str):
         return {"role": role, "content": content}
@@ -184,13 +177,12 @@ def _id(prefix):
 
 
 def _response(echo, status, output, usage=None, response_id=None, created=None):
-    used = usage or None
     return {"id": response_id or _id("resp"), "object": "response", "created_at": created or int(time.time()),
             "status": status, "error": None,
             "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
-            "output": output, **echo, "usage": None if used is None else {
-                "input_tokens": used.prompt_tokens, "output_tokens": used.completion_tokens,
-                "total_tokens": used.total_tokens, "input_tokens_details": {"cached_tokens": 0},
+            "output": output, **echo, "usage": None if usage is None else {
+                "input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens, "input_tokens_details": {"cached_tokens": 0},
                 "output_tokens_details": {"reasoning_tokens": 0}}}
 
 
@@ -209,7 +201,7 @@ def _call_item(call, status="completed"):
             "arguments": call.arguments if status == "completed" else "", "status": status}
 
 
-def _events(events, first, echo):
+def _events(events, echo):
     """The typed events of a streamed response, each with its sequence_number: created, then per
     output item added, its deltas and done, then completed (or failed mid-stream)."""
     numbers, response_id, created = itertools.count(), _id("resp"), int(time.time())
@@ -229,7 +221,7 @@ def _events(events, first, echo):
 
     try:
         yield event("response.created", response=_response(echo, "in_progress", [], None, response_id, created))
-        for item in itertools.chain([first] if first is not None else [], events):
+        for item in events:
             if item.type == "delta":
                 if not text:
                     index = len(output)
@@ -261,5 +253,3 @@ def _events(events, first, echo):
         failed = _response(echo, "failed", output, None, response_id, created)
         failed["error"] = {"code": exc.code, "message": exc.message}
         yield event("response.failed", response=failed)
-    finally:
-        events.close()
