@@ -149,3 +149,21 @@ def every_rule(app):
     """The routes of the Flask app and of the /v1 app mounted beside it (Werkzeug rules both)."""
     from vault.v1.app import url_map
     return [*app.url_map.iter_rules(), *url_map.iter_rules()]
+
+
+def live_gateway(app_config, fake_provider, models):
+    """For the SDK tests: ada with an OpenAI and an Anthropic secret, the app live on loopback,
+    and `models` ((name, provider, fake scenario)…) made through the API: (base, token, stop)."""
+    import requests
+    from vault import create_app
+    app = create_app({**app_config, "VAULT_UPSTREAM_TIMEOUT": 1.0, "VAULT_PROVIDER_BASE_URLS":
+                      f"openai={fake_provider.openai_base},anthropic={fake_provider.anthropic_base}"})
+    make_user(app, "ada@example.com")
+    store_secret(app, "ada@example.com", "openai", "sk-test-openai-secret-0000")
+    store_secret(app, "ada@example.com", "anthropic", "sk-ant-test-secret-1111")
+    base, stop = live(app)
+    token = token_for(app, "ada@example.com")
+    for name, provider, model_id in models:
+        requests.post(f"{base}/api/models", headers={"Authorization": f"Bearer {token}"},
+                      json={"name": name, "provider": provider, "model_id": model_id}).raise_for_status()
+    return base, token, stop

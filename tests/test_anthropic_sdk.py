@@ -6,8 +6,7 @@ import pytest
 import requests
 
 from tests.fake_provider import TOOL_CALLS
-from tests.helpers import live, make_user, store_secret, token_for
-from vault import create_app
+from tests.helpers import live_gateway
 
 TOOLS = [{"name": "get_weather", "description": "Weather in a city",
           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
@@ -16,18 +15,10 @@ HI = [{"role": "user", "content": "hello vault"}]
 
 @pytest.fixture
 def sdk(app_config, fake_provider):
-    app = create_app({**app_config, "VAULT_UPSTREAM_TIMEOUT": 1.0, "VAULT_PROVIDER_BASE_URLS":
-                      f"openai={fake_provider.openai_base},anthropic={fake_provider.anthropic_base}"})
-    make_user(app, "ada@example.com")
-    store_secret(app, "ada@example.com", "openai", "sk-test-openai-secret-0000")
-    store_secret(app, "ada@example.com", "anthropic", "sk-ant-test-secret-1111")
-    base, stop = live(app)
-    token = token_for(app, "ada@example.com")
-    for name, provider, model_id in (("gpt", "openai", "echo"), ("claude", "anthropic", "claude-haiku-4-5"),
-                                     ("gpt-tools", "openai", "tools"), ("claude-tools", "anthropic", "tools"),
-                                     ("broken", "openai", "fail-429"), ("claude-broken", "anthropic", "fail-429")):
-        requests.post(f"{base}/api/models", headers={"Authorization": f"Bearer {token}"},
-                      json={"name": name, "provider": provider, "model_id": model_id}).raise_for_status()
+    base, token, stop = live_gateway(app_config, fake_provider, (
+        ("gpt", "openai", "echo"), ("claude", "anthropic", "claude-haiku-4-5"), ("gpt-tools", "openai", "tools"),
+        ("claude-tools", "anthropic", "tools"), ("broken", "openai", "fail-429"),
+        ("claude-broken", "anthropic", "fail-429")))
     client = anthropic.Anthropic(base_url=base, api_key=token, max_retries=0, timeout=10)
     client.vault_base, client.vault_token = base, token
     yield client

@@ -15,6 +15,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import shlex
 import socket
 import statistics
@@ -163,8 +164,11 @@ def percentiles(samples):
 
 
 def measure(targets, rounds, method):
-    for n in range(rounds):
-        for target in targets[n % len(targets):] + targets[:n % len(targets)]:  # rotate the order
+    shuffle = random.Random(rounds).shuffle
+    order = list(targets)
+    for _ in range(rounds):
+        shuffle(order)  # a new order each round: no path always follows the same other process
+        for target in order:
             getattr(target, method)()
 
 
