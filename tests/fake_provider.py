@@ -4,7 +4,7 @@
 # closing the connection, a stream cut mid-chunk, noticing a client that left).
 #
 # Scenarios by model: anything else echoes the last user message; "json" answers (whole) the first
-# tool call's arguments as JSON text; "tools" streams two tool calls
+# tool call's arguments as JSON text; "tools-cut" (whole) a tool call cut off by the output limit; "tools" streams two tool calls
 # in split chunks; "fail-NNN" answers status NNN; "garbage" is not JSON (nor SSE); "slow" waits
 # `slow_seconds` first; "stall" pauses `slow_seconds` mid-stream; "cut" drops the connection
 # mid-stream, "cut-clean" ends the body without [DONE]/message_stop; "stream-error" sends an error
@@ -397,6 +397,9 @@ class OpenAIWire(Wire):
         message, reason = {"role": "assistant", "content": self.echo(body)}, "stop"
         if model == "json":  # what a structured-output request would get
             message["content"] = json.dumps(TOOL_CALLS[0][1])
+        if model == "tools-cut":  # the output limit stopped it half-way through a tool call
+            message["tool_calls"], reason = [{"id": "call_0", "type": "function", "function": {
+                "name": "get_weather", "arguments": '{"city": "Pa'}}], "length"
         if model == "tools":
             message["content"], reason = None, "tool_calls"
             message["tool_calls"] = [{"id": f"call_{i}", "type": "function",

@@ -18,7 +18,7 @@ def sdk(app_config, fake_provider):
     base, token, stop = live_gateway(app_config, fake_provider, (
         ("gpt", "openai", "echo"), ("claude", "anthropic", "claude-haiku-4-5"), ("gpt-tools", "openai", "tools"),
         ("claude-tools", "anthropic", "tools"), ("broken", "openai", "fail-429"),
-        ("claude-broken", "anthropic", "fail-429")))
+        ("claude-broken", "anthropic", "fail-429"), ("gpt-cut", "openai", "tools-cut")))
     client = anthropic.Anthropic(base_url=base, api_key=token, max_retries=0, timeout=10)
     client.vault_base, client.vault_token = base, token
     yield client
@@ -32,7 +32,7 @@ def test_a_whole_message(sdk, fake_provider, model):
     assert answer.content[0].type == "text" and "hello vault" in answer.content[0].text
     assert answer.stop_reason == "end_turn" and answer.usage.input_tokens > 0 and answer.usage.output_tokens > 0
     sent = fake_provider.calls[-1]["json"]
-    assert sent["max_tokens"] == 100
+    assert sent["max_tokens" if model == "claude" else "max_completion_tokens"] == 100
     if model == "claude":
         assert sent["system"] == "be brief" and sent["messages"] == [
             {"role": "user", "content": [{"type": "text", "text": "hello vault"}]}]
@@ -147,3 +147,9 @@ def test_a_role_that_is_not_text_is_a_400_not_a_500(sdk):
 def test_metadata_user_id_reaches_an_anthropic_model(sdk, fake_provider):
     sdk.messages.create(model="claude", max_tokens=10, messages=HI, metadata={"user_id": "u-42"})
     assert fake_provider.calls[-1]["json"]["metadata"] == {"user_id": "u-42"}
+
+
+def test_a_tool_call_the_output_limit_cut_keeps_the_text_and_says_max_tokens(sdk):
+    answer = sdk.messages.create(model="gpt-cut", max_tokens=10, tools=TOOLS, messages=HI)
+    assert answer.stop_reason == "max_tokens" and [b.type for b in answer.content] == ["text"]
+    assert "hello vault" in answer.content[0].text

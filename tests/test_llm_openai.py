@@ -25,7 +25,15 @@ def test_complete_posts_to_chat_completions_and_answers_our_shape(fake_provider)
     call = fake_provider.calls[0]
     assert (call["method"], call["path"]) == ("POST", "/openai/v1/chat/completions")
     assert call["json"] == {"model": "gpt-4o-mini", "messages": CHAT["messages"], "temperature": 0.2,
-                            "max_tokens": 50}
+                            "max_completion_tokens": 50}  # the name OpenAI's reasoning models take too
+
+
+def test_the_output_limit_keeps_its_name_for_other_openai_wire_providers(fake_provider):
+    for provider, name in (("groq", "max_tokens"), ("mistral", "max_tokens"), ("azure", "max_completion_tokens")):
+        target = fake_provider.target(provider=provider, model="echo")
+        llm.adapter_for(target).complete(target, chat_request(CHAT | {"max_tokens": 9}))
+        sent = fake_provider.calls[-1]["json"]
+        assert sent[name] == 9 and ({"max_tokens", "max_completion_tokens"} - {name}).isdisjoint(sent), provider
 
 
 def test_stream_relays_deltas_then_done_with_usage(fake_provider):

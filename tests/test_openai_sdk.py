@@ -236,7 +236,7 @@ def test_a_response_whole(sdk, fake_provider, model):
     assert "hello vault" in answer.output_text and answer.output[0].type == "message"
     assert answer.usage.input_tokens > 0 and answer.usage.output_tokens > 0
     sent = fake_provider.calls[-1]["json"]
-    assert sent["max_tokens"] == 50
+    assert sent["max_tokens" if model == "claude" else "max_completion_tokens"] == 50
     if model == "claude":
         assert sent["system"] == "be brief"
     else:

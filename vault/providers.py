@@ -15,12 +15,14 @@ class Provider:
     key_prefix: str = ""     # for a gentle format hint; never enforced
     popular_models: tuple = ()
     keys_url: str = ""       # where to create a key
+    # OpenAI's reasoning models refuse max_tokens; every OpenAI chat model takes this name
+    output_limit: str = "max_tokens"
 
 
 PROVIDERS = {p.id: p for p in (
     Provider("openai", "OpenAI", "https://api.openai.com/v1", "bearer", "openai", "sk-",
              ("gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini", "o3-mini"),
-             "https://platform.openai.com/api-keys"),
+             "https://platform.openai.com/api-keys", output_limit="max_completion_tokens"),
     Provider("anthropic", "Anthropic", "https://api.anthropic.com", "x-api-key", "anthropic", "sk-ant-",
              ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"),
              "https://console.anthropic.com/settings/keys"),
@@ -45,7 +47,7 @@ PROVIDERS = {p.id: p for p in (
     Provider("xai", "xAI", "https://api.x.ai/v1", "bearer", "openai", "xai-",
              ("grok-4", "grok-3-mini"), "https://console.x.ai"),
     Provider("azure", "Azure OpenAI", "https://{resource}.openai.azure.com/openai/v1", "api-key", "openai", "",
-             ("gpt-4o", "gpt-4o-mini")),
+             ("gpt-4o", "gpt-4o-mini"), output_limit="max_completion_tokens"),
     Provider("ollama", "Ollama (local)", "http://localhost:11434/v1", "none", "openai", "",
              ("llama3.2", "qwen2.5", "mistral")),
     Provider("custom", "Custom (OpenAI-compatible)", "", "bearer", "openai", ""),

@@ -2,6 +2,7 @@
 {base}/chat/completions, whole or streamed as `data:` chunks up to [DONE]."""
 import json
 
+from .. import providers
 from . import http, reading
 from .types import Answer, Delta, Done, Embeddings, ToolCall, Usage
 
@@ -25,6 +26,9 @@ class OpenAIAdapter:
         out = {"model": target.upstream_model or request.model, "messages": request.messages}
         out.update((name, options[name]) for name in PASSED if options.get(name) is not None)
         out.update(request.extra)  # the endpoint kept model, messages and stream out of it
+        limit = providers.PROVIDERS[target.provider].output_limit
+        if limit != "max_tokens" and "max_tokens" in out:  # whatever name the client's wire used
+            out.setdefault(limit, out.pop("max_tokens"))
         if stream:
             out["stream"] = True
             out["stream_options"] = {"include_usage": True}  # else no usage in a stream

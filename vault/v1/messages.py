@@ -23,6 +23,7 @@ ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "
 JSON = ("Content-Type", "application/json")
 
 
+
 def create(call):
     raw = call.json()
     if not isinstance(raw, dict):
@@ -184,21 +185,29 @@ def _tools(tools, choice):
 
 def _message(answer, name):
     content = [{"type": "text", "text": answer.content}] if answer.content else []
-    content += [_tool_use(call) for call in answer.tool_calls]
+    uses = [_tool_use(call) for call in answer.tool_calls]
+    if None in uses and answer.finish_reason != "length":
+        raise _broken_call()
+    content += [use for use in uses if use is not None]  # a call cut off by the limit: the text stays
     return {"id": _message_id(), "type": "message", "role": "assistant", "model": name, "content": content,
             "stop_reason": STOP_REASONS.get(answer.finish_reason, "end_turn"), "stop_sequence": None,
             "usage": {"input_tokens": answer.usage.prompt_tokens, "output_tokens": answer.usage.completion_tokens}}
 
 
 def _tool_use(call):
+    """The call as a tool_use block, or None when its arguments are no JSON object (a call the
+    output limit cut off half-way, or a broken one: the stop reason tells which)."""
     try:
         arguments = json.loads(call.arguments or "{}")
     except ValueError:
-        arguments = None
-    if not isinstance(arguments, dict):
-        raise VaultError("The model's tool call arguments are not a JSON object; Anthropic's wire "
-                         "cannot carry them.", "upstream_bad_response", 502)
-    return {"type": "tool_use", "id": call.id, "name": call.name, "input": arguments}
+        return None
+    return {"type": "tool_use", "id": call.id, "name": call.name, "input": arguments} \
+        if isinstance(arguments, dict) else None
+
+
+def _broken_call():
+    return VaultError("The model's tool call arguments are not a JSON object; Anthropic's wire cannot "
+                      "carry them.", "upstream_bad_response", 502)
 
 
 def _message_id():
@@ -212,7 +221,7 @@ def _events(events, name):
     def event(kind, data):
         return b"event: " + kind.encode() + b"\n" + wire.sse({"type": kind, **data})
 
-    index, text_open = 0, False
+    index, text_open, cut = 0, False, False
     try:
         yield event("message_start", {"message": {
             "id": _message_id(), "type": "message", "role": "assistant", "model": name, "content": [],
@@ -229,12 +238,17 @@ def _events(events, name):
                 index, text_open = index + 1, False
             if item.type == "tool_call":
                 block = _tool_use(item)
+                if block is None:  # unless the limit cut it off (the Done says), the answer is broken
+                    cut = True
+                    continue
                 yield event("content_block_start", {"index": index, "content_block": {**block, "input": {}}})
                 yield event("content_block_delta", {"index": index, "delta": {
                     "type": "input_json_delta", "partial_json": json.dumps(block["input"])}})
                 yield event("content_block_stop", {"index": index})
                 index += 1
             else:
+                if cut and item.finish_reason != "length":
+                    raise _broken_call()
                 yield event("message_delta", {
                     "delta": {"stop_reason": STOP_REASONS.get(item.finish_reason, "end_turn"), "stop_sequence": None},
                     "usage": {"input_tokens": item.usage.prompt_tokens, "output_tokens": item.usage.completion_tokens}})
