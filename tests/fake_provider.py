@@ -11,7 +11,7 @@
 # event mid-stream; "drip" sends `drip_count` pieces `drip_interval` apart, "close-delimited" the
 # same with neither length nor chunking; "long" 200 pieces 50 ms apart (for disconnect tests);
 # "linger" keeps the body open `slow_seconds` after [DONE]/message_stop.
-# The models lists play `models_scenario` ("fail-NNN", "garbage", "slow", or a hostile one).
+# The models lists play `models_scenario` ("fail-NNN", "garbage", "slow", "empty", or a hostile one).
 #
 # Hostile scenarios, for the vault's upstream limits; each stops by itself after `hostile_bytes`
 # or `hostile_seconds`, or when the client leaves: "endless-line" streams `data: xxx…` without a
@@ -289,7 +289,7 @@ class Wire:
             return self.hostile({}, scenario, stream=False)
         if self.common(scenario, stream=False):
             return
-        self.h.send_json(200, self.model_list())
+        self.h.send_json(200, {"object": "list", "data": []} if scenario == "empty" else self.model_list())
 
     def common(self, model, stream):
         """The scenarios both wires play the same way; True when the answer has been sent."""

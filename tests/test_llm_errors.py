@@ -36,7 +36,7 @@ def assert_clean(exc, caplog):
 
 @pytest.mark.parametrize("provider", WIRES)
 def test_check_connection_accepts_a_good_key(fake_provider, provider):
-    result = llm.check_connection(fake_provider.target(provider, key=KEY))
+    result = llm.check_connection(fake_provider.target(provider, key=KEY, model=None))  # the provider's check
     assert result["ok"] is True and result["status"] == 200 and result["code"] == "ok"
     assert result["latency_ms"] >= 0 and "the key was accepted" in result["message"]
     assert fake_provider.keys_seen() == [KEY]
@@ -76,7 +76,7 @@ def test_a_base_url_that_is_not_http_is_refused_before_any_call(base_url):
 
 
 def test_anthropic_check_sends_key_and_version_headers(fake_provider):
-    assert llm.check_connection(fake_provider.target("anthropic", key=KEY))["ok"]
+    assert llm.check_connection(fake_provider.target("anthropic", "claude-haiku-4-5", key=KEY))["ok"]
     call = fake_provider.calls[0]
     assert call["headers"]["x-api-key"] == KEY and call["headers"]["anthropic-version"] == "2023-06-01"
     assert "authorization" not in call["headers"] and call["path"] == "/anthropic/v1/models"

@@ -99,3 +99,23 @@ def test_page_fragments_swap_the_result_in(ada, fake_provider):
                                                          "model_id": "echo", "name": "x"})
     assert 'id="model-test-result"' in unsaved.get_data(as_text=True)
     assert "key: provider secret" in unsaved.get_data(as_text=True)
+
+
+def test_a_misspelt_model_id_fails_the_test_and_says_why(ada, fake_provider):
+    ada.post("/api/secrets", json={"provider": "openai", "api_key": "sk-provider-secret-aaaa"})
+    result = ada.post(f"/api/models/{add(ada, 'typo', model_id='gpt-4o-mnii')}/test").json
+    assert result["ok"] is False and result["code"] == "model_not_listed"
+    assert "'gpt-4o-mnii' is not in its list (3 models listed)" in result["message"]
+    listed = ada.post(f"/api/models/{add(ada, 'right', model_id='gpt-4o-mini')}/test").json
+    assert listed["ok"] is True and "'gpt-4o-mini' is in its list" in listed["message"]
+
+
+def test_where_the_list_names_no_models_the_model_is_asked_for_one_token(ada, fake_provider):
+    fake_provider.models_scenario = "empty"
+    ada.post("/api/secrets", json={"provider": "openai", "api_key": "sk-provider-secret-aaaa"})
+    result = ada.post(f"/api/models/{add(ada, 'quiet', model_id='echo')}/test").json
+    assert result["ok"] is True and "answered a one-token request" in result["message"]
+    sent = fake_provider.calls[-1]
+    assert sent["path"].endswith("/chat/completions") and sent["json"]["max_completion_tokens"] == 1
+    broken = ada.post(f"/api/models/{add(ada, 'gone', model_id='fail-404')}/test").json
+    assert broken["ok"] is False and broken["code"] == "upstream_error"

@@ -258,7 +258,7 @@ def test_tls_to_the_vetted_address_still_checks_the_name(app_config, tls_provide
     port, ca_file, names, hosts = tls_provider
     monkeypatch.setattr(http.certs, "where", lambda: ca_file)  # trust the test's certificate
     app = create_app({**app_config, "VAULT_BASE_URL_POLICY": "public"})
-    target = fake_provider.target(key=KEY)
+    target = fake_provider.target(key=KEY, model=None)  # a provider's check: its list is all it asks
     resolver.addresses = ["127.0.0.1"]
     with app.app_context():
         good = llm.check_connection(replace(target, base_url=f"https://{REBIND}:{port}/v1"))
