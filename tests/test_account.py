@@ -309,7 +309,7 @@ def test_api_token_cannot_reach_the_account(app, ada, db):
 
 def test_signed_out_visitors_are_sent_to_login(client):
     assert client.get("/account").headers["Location"].startswith("/login")
-    assert client.get("/account", headers=HX).headers["HX-Redirect"] == "/login"
+    assert client.get("/account", headers=HX).headers["HX-Redirect"] == "/login?signed_out=1"
 
 
 def test_nav_links_the_email_to_the_account_page(ada):

@@ -108,7 +108,7 @@ def test_login_redirects_only_to_local_paths(client, app):
 def test_pages_redirect_and_api_answers_401_json_when_signed_out(client):
     assert client.get("/secrets").status_code == 302
     htmx = client.get("/tokens", headers={"HX-Request": "true"})
-    assert htmx.status_code == 401 and htmx.headers["HX-Redirect"] == "/login"
+    assert htmx.status_code == 401 and htmx.headers["HX-Redirect"] == "/login?signed_out=1"
     for path in ("/api/tokens", "/v1/models", "/api/anything"):
         response = client.get(path)
         assert response.status_code in (401, 404)

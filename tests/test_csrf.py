@@ -1,5 +1,5 @@
 """CSRF: every unsafe browser-session request needs the token; Bearer requests do not."""
-from tests.helpers import PASSWORD, make_user, token_for
+from tests.helpers import PASSWORD, csrf_from, make_user, token_for
 
 
 def test_form_post_without_csrf_is_refused(client, app):
@@ -36,3 +36,16 @@ def test_unauthenticated_api_writes_get_401_not_a_csrf_refusal(client):
                          ("POST", "/api/chat"), ("POST", "/v1/chat/completions")):
         answer = client.open(path, method=method, json={})
         assert answer.status_code == 401 and answer.json["error"]["code"] == "unauthorized", (method, path)
+
+
+def test_an_action_from_a_tab_whose_session_ended_elsewhere_says_sign_in_again(app, ada):
+    """Signed out in another tab: the old page's next action leads to sign-in with a sentence
+    saying why, not "The CSRF token is missing or stale"."""
+    token = csrf_from(ada.get("/secrets"))
+    assert ada.post("/logout", headers={"X-CSRFToken": token}).status_code in (302, 303)
+    stale = ada.post("/secrets/openai/check", headers={"X-CSRFToken": token, "HX-Request": "true"})
+    assert stale.status_code == 401 and stale.headers["HX-Redirect"] == "/login?signed_out=1"
+    page = ada.post("/tokens", data={"name": "x", "csrf_token": token})
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login")
+    login = ada.get("/login?signed_out=1").get_data(as_text=True)
+    assert "You were signed out" in login and "stale" not in login

@@ -215,7 +215,7 @@ def test_expired_and_expiring_secrets_are_flagged(ada, db):
 
 def test_unauthenticated_htmx_request_is_sent_to_login(client):
     response = client.get("/secrets", headers=HX)
-    assert response.status_code == 401 and response.headers["HX-Redirect"] == "/login"
+    assert response.status_code == 401 and response.headers["HX-Redirect"] == "/login?signed_out=1"
     assert client.get("/secrets").status_code == 302
 
 

@@ -5,7 +5,7 @@ import traceback
 
 import peewee as pw
 from playhouse.pool import MaxConnectionsExceeded
-from flask import jsonify, make_response, render_template, request
+from flask import jsonify, make_response, redirect, render_template, request, url_for
 from markupsafe import escape
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -119,6 +119,8 @@ def _http_message(exc):
 def init_app(app):
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
+        if _signed_out():
+            return _to_sign_in()
         return render_error("csrf_failed", "The CSRF token is missing or stale; reload the page.", 403)
 
     @app.errorhandler(HTTPException)
@@ -133,6 +135,21 @@ def init_app(app):
     # Everything else, ours included; Flask picks the handler of the closest class, so the two
     # above still answer their own.
     app.register_error_handler(Exception, _render_described)
+
+
+def _signed_out():
+    """A page's action whose session is gone (signed out in another tab, or idle too long): its
+    CSRF token died with the session, and "sign in again" says more than "stale token"."""
+    from flask_login import current_user
+    return (not current_user.is_authenticated and not request.path.startswith("/api/")
+            and request.endpoint not in ("auth.login", "auth.register"))
+
+
+def _to_sign_in():
+    login = url_for("auth.login", signed_out=1)
+    if request.headers.get("HX-Request") == "true":
+        return "", 401, {"HX-Redirect": login}
+    return redirect(login)
 
 
 def _render_described(exc):

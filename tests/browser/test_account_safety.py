@@ -112,3 +112,19 @@ def test_delete_account(page):
     page.get_by_role("button", name="Sign in").click()
     assert page.get_by_text("Email or password is wrong.").is_visible()
     assert page.console_errors == []
+
+
+def test_a_tab_left_open_after_signing_out_in_another_says_sign_in_again(page):
+    register(page)
+    from tests.browser.test_models import add_secret
+    add_secret(page)
+    page.goto("/secrets")
+    other = page.context.new_page()  # a second tab: same cookies
+    other.goto("/secrets")
+    other.get_by_role("button", name="Sign out").click()
+    other.wait_for_url("**/login**")
+    page.get_by_role("button", name="Check").first.click()  # the first tab's next action
+    page.wait_for_url("**/login?signed_out=1")
+    expect(page.get_by_role("status").filter(has_text="You were signed out")).to_be_visible()
+    expect(page.get_by_text("CSRF")).to_have_count(0)
+    other.close()

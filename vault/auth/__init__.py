@@ -61,7 +61,7 @@ def unauthorized():
     if request.path.startswith("/api/"):
         return render_error("unauthorized", Unauthorized.message, 401)
     if request.headers.get("HX-Request") == "true":
-        return "", 401, {"HX-Redirect": url_for("auth.login")}
+        return "", 401, {"HX-Redirect": url_for("auth.login", signed_out=1)}  # only signed-in pages use htmx
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
