@@ -20,4 +20,10 @@
   }
   document.addEventListener("htmx:responseError", function (e) { toast(messageOf(e.detail.xhr)); });
   document.addEventListener("htmx:sendError", function () { toast("The vault could not be reached. Check your connection."); });
+  // An expiry date means the end of that day where the user is: the form says where that is.
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (e.detail.parameters.has && e.detail.parameters.has("expires_at")) {
+      e.detail.parameters.set("utc_offset", String(-new Date().getTimezoneOffset()));
+    }
+  });
 })();

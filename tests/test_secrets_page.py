@@ -99,9 +99,22 @@ def test_invalid_expiry_rerenders_the_form_without_the_key(ada):
     assert KEY not in html(response)
 
 
-def test_expiry_date_from_the_form_is_midnight_utc(ada):
-    add(ada, expires_at="2031-05-06")
-    assert ada.get("/api/secrets/openai").json["secret"]["expires_at"] == "2031-05-06T00:00:00Z"
+def test_an_expiry_date_is_the_end_of_that_day_where_the_user_is(ada):
+    add(ada, expires_at="2031-05-06")  # no time zone said: UTC
+    assert ada.get("/api/secrets/openai").json["secret"]["expires_at"] == "2031-05-07T00:00:00Z"
+    add(ada, "groq", "gsk_0123456789abcdef", expires_at="2031-05-06", utc_offset="120")  # UTC+2
+    assert ada.get("/api/secrets/groq").json["secret"]["expires_at"] == "2031-05-06T22:00:00Z"
+    assert "2031-05-06" in ada.get("/secrets").get_data(as_text=True)  # shown as the last day it works
+
+
+def test_today_is_accepted_and_a_past_day_refused_with_a_message(ada):
+    today = dt.datetime.now(dt.timezone.utc).date()
+    past = add(ada, expires_at=(today - dt.timedelta(days=1)).isoformat())
+    assert past.status_code == 422 and "That day is over where you are" in html(past)
+    assert ada.get("/api/secrets/openai").status_code == 404
+    assert add(ada, expires_at=today.isoformat(), utc_offset="0").status_code == 201
+    secret = ada.get("/api/secrets/openai").json["secret"]
+    assert secret["expires_at"] > dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_rotate_form_and_rotation(ada):
@@ -146,7 +159,7 @@ def test_rotate_form_changes_only_the_expiry_when_the_key_is_blank(ada):
                         data={"api_key": "", "expires_at": "2035-01-02", "expected_version": "1"})
     assert response.status_code == 200
     secret = ada.get("/api/secrets/openai").json["secret"]
-    assert secret["expires_at"] == "2035-01-02T00:00:00Z" and secret["key_preview"] == "sk-proj-…9f2c"
+    assert secret["expires_at"] == "2035-01-03T00:00:00Z" and secret["key_preview"] == "sk-proj-…9f2c"
     cleared = ada.post("/secrets/openai/rotate", headers=HX,
                        data={"api_key": "", "expires_at": "", "expected_version": "2"})
     assert cleared.status_code == 200 and ada.get("/api/secrets/openai").json["secret"]["expires_at"] is None

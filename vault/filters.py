@@ -31,3 +31,5 @@ def init_app(app):
     app.jinja_env.filters["ago"] = ago
     app.jinja_env.filters["iso"] = iso
     app.jinja_env.filters["tokens"] = tokens
+    from .secrets.forms import last_day
+    app.jinja_env.globals["last_day"] = last_day

@@ -94,3 +94,21 @@ def test_allow_a_host_with_the_password_in_place(page, fake_provider):
     expect(row).to_contain_text("llm.example.com")
     expect(row).to_contain_text("v2")
     assert page.console_errors == []
+
+
+def test_an_expiry_date_means_the_end_of_that_day_in_the_browsers_time_zone(browser, live_server, app):
+    context = browser.new_context(base_url=live_server, timezone_id="Asia/Tokyo")  # UTC+9, no DST
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        register(page)
+        row = page.locator("#secret-openai")
+        row.get_by_role("button", name="Add key").click()
+        page.get_by_label("API key").fill(FIRST)
+        page.get_by_label("Expires on").fill("2031-05-06")
+        page.get_by_role("button", name="Save").click()
+        expect(row).to_contain_text("2031-05-06")  # the last day it works, as typed
+        stored = page.evaluate("fetch('/api/secrets/openai').then(r => r.json())")
+        assert stored["secret"]["expires_at"] == "2031-05-06T15:00:00Z"  # midnight in Tokyo
+    finally:
+        context.close()

@@ -7,9 +7,15 @@ from wtforms.validators import NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
 from .. import hosts
+from ..db import utcnow
 from ..errors import BadRequest
 from ..urls import base_url_for
 from ..validate import clean_key
+
+
+def last_day(expires_at):
+    """The last day a key expiring at `expires_at` (an end of day) is still used: the form's date."""
+    return (expires_at - dt.timedelta(seconds=1)).date() if expires_at else None
 
 
 class SecretForm(FlaskForm):
@@ -19,13 +25,15 @@ class SecretForm(FlaskForm):
     expires_at = DateField("Expires on", validators=[Optional()])
     allowed_hosts = StringField("Allowed hosts", render_kw={"spellcheck": "false", "autocapitalize": "off"})
     expected_version = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(1)])
+    # minutes east of UTC, set by app.js: a date means the end of that day where the user is
+    utc_offset = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(-14 * 60, 14 * 60)])
     submit = SubmitField("Save")
 
     def __init__(self, provider, secret=None, **kwargs):
         """`secret` set means rotating it: a blank key then keeps the key and changes the expiry.
         Adding one, the hosts it may go to start as the provider's default."""
         if secret is not None:
-            kwargs.setdefault("data", {"expires_at": secret.expires_at and secret.expires_at.date(),
+            kwargs.setdefault("data", {"expires_at": last_day(secret.expires_at),
                                        "expected_version": secret.version})
         else:
             kwargs.setdefault("data", {"allowed_hosts": " ".join(hosts.default_for(base_url_for(provider)) or ())})
@@ -50,16 +58,24 @@ class SecretForm(FlaskForm):
         except BadRequest as exc:
             raise ValidationError(exc.message) from None
 
+    def validate_expires_at(self, field):
+        unchanged = self.secret is not None and field.data == last_day(self.secret.expires_at)
+        if field.data and not unchanged and self.expiry() <= utcnow():
+            raise ValidationError("That day is over where you are: choose today or a later day.")
+
     def expiry(self):
-        """The date as a naive UTC datetime: the key is not used from 00:00 UTC that day on."""
+        """The date as a naive UTC datetime: the end of that day in the user's time zone (UTC
+        without one), so a key set to expire today still works until tonight."""
         day = self.expires_at.data
-        return dt.datetime.combine(day, dt.time()) if day else None
+        if not day:
+            return None
+        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) - dt.timedelta(minutes=self.utc_offset.data or 0)
 
     def changes(self):
         """Keyword arguments for service.update, or None when nothing would change."""
         current = self.secret.expires_at
         changes = {"api_key": self.api_key.data or None}
-        if self.expires_at.data != (current.date() if current else None):
+        if self.expires_at.data != last_day(current):
             changes["expires_at"] = self.expiry()  # a time set through the API survives a rotation
         return changes if len(changes) > 1 or changes["api_key"] else None
 
