@@ -240,11 +240,13 @@ def test_no_stored_key_in_any_attribute(ada):
         assert not re.search(r"\son[a-z]+=|hx-on|<script(?![^>]*src=)", body), path
 
 
-def test_adding_twice_from_two_tabs_is_409_shown_as_a_toast(ada):
+def test_adding_a_key_another_tab_added_offers_its_rotation_in_place(ada):
     assert add(ada).status_code == 201
     again = add(ada, api_key="sk-second-tab-0000000000")
-    assert again.status_code == 409 and "already have a provider secret for OpenAI" in html(again)
-    assert "HX-Trigger" not in again.headers
+    body = html(again)
+    assert again.status_code == 200 and "was added meanwhile, in another tab" in body
+    assert 'hx-post="/secrets/openai/rotate"' in body and "sk-proj-…9f2c" in body
+    assert "PUT /api" not in body and "sk-second-tab" not in body
     assert ada.get("/api/secrets/openai").json["secret"]["key_preview"] == "sk-proj-…9f2c"
 
 

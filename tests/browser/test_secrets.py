@@ -112,3 +112,24 @@ def test_an_expiry_date_means_the_end_of_that_day_in_the_browsers_time_zone(brow
         assert stored["secret"]["expires_at"] == "2031-05-06T15:00:00Z"  # midnight in Tokyo
     finally:
         context.close()
+
+
+def test_adding_a_key_another_tab_added_turns_into_its_rotation(page):
+    register(page)
+    other = page.context.new_page()
+    other.goto("/secrets")
+    for tab in (page, other):
+        tab.locator("#secret-openai").get_by_role("button", name="Add key").click()
+    other.get_by_label("API key").fill(FIRST)
+    other.get_by_role("button", name="Save").click()
+    expect(other.locator("#secret-openai")).to_contain_text("sk-…0001")
+    page.get_by_label("API key").fill(SECOND)
+    page.get_by_role("button", name="Save").click()  # this tab still shows the add form
+    row = page.locator("#secret-openai")
+    expect(row.get_by_role("alert")).to_contain_text("was added meanwhile, in another tab")
+    expect(row.get_by_role("form")).to_have_attribute("aria-label", "Rotate the OpenAI key")
+    page.get_by_label("API key").fill(SECOND)
+    page.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("sk-…0002")
+    expect(row).to_contain_text("v2")
+    other.close()

@@ -49,7 +49,14 @@ def create(provider):
     form = SecretForm(provider)
     if not form.validate_on_submit():
         return render_template(FORM, r=r, form=form), 422
-    service.create(current_user, provider, form.api_key.data, form.expiry(), form.allowed_hosts.data)
+    try:
+        service.create(current_user, provider, form.api_key.data, form.expiry(), form.allowed_hosts.data)
+    except service.SecretExists:  # another tab added one meanwhile: offer its rotation, in place
+        secret = service.get(current_user, provider, "secret.rotate")
+        rotate = SecretForm(provider, secret, formdata=None)
+        rotate.form_errors.append(f"A key ({secret.key_preview}) was added meanwhile, in another tab or "
+                                  "window: enter yours again to replace it, or Cancel to keep it.")
+        return fragment(FORM, r=service.row(current_user, provider), form=rotate)
     return fragment(ROW, 201, trigger="secrets-changed", r=service.row(current_user, provider))
 
 
