@@ -20,6 +20,20 @@
   }
   document.addEventListener("htmx:responseError", function (e) { toast(messageOf(e.detail.xhr)); });
   document.addEventListener("htmx:sendError", function () { toast("The vault could not be reached. Check your connection."); });
+  // Copy buttons: data-copy names the element whose value or text is copied.
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source) return;
+    var text = source.value !== undefined ? source.value : source.textContent;
+    var label = button.textContent;
+    navigator.clipboard.writeText(text).then(function () {
+      button.textContent = "Copied";
+    }, function () {
+      button.textContent = "Select and copy";
+    }).then(function () { setTimeout(function () { button.textContent = label; }, 2000); });
+  });
   // An expiry date means the end of that day where the user is: the form says where that is.
   document.addEventListener("htmx:configRequest", function (e) {
     if (e.detail.parameters.has && e.detail.parameters.has("expires_at")) {

@@ -1,5 +1,7 @@
 """Scoped API tokens (README, API tokens): a token reaches only the routes of its scopes and the
 models it names, a stolen session cannot mint one, and tokens from before scopes keep both."""
+import re
+
 import jsonschema_rs
 import pytest
 from playhouse.migrate import SchemaMigrator, migrate as run_migration
@@ -286,3 +288,15 @@ def test_the_tokens_page_creates_scoped_tokens_and_shows_their_scopes_and_models
     assert ">chat</span>" in wide_row and "manage" not in wide_row and "every model" in wide_row
     none = ada.post("/tokens", data={"name": "x", "password": PASSWORD}, headers=HX)
     assert none.status_code == 422 and "Choose at least one scope." in none.get_data(as_text=True)
+
+
+def test_a_new_token_comes_with_copy_buttons_and_ready_to_paste_snippets(gateway, ada, models):
+    created = ada.post("/tokens", data={"name": "narrow", "scopes": "chat", "models": ["beta"],
+                                        "password": PASSWORD}, headers=HX).get_data(as_text=True)
+    token = re.search(r'value="(psv_[^"]+)"', created).group(1)
+    assert 'data-copy="new-token"' in created and created.count("data-copy=") == 4
+    assert f'OpenAI(base_url="http://localhost/v1", api_key="{token}")' in created
+    assert 'model="beta"' in created  # one the token may use
+    assert f"curl http://localhost/v1/chat/completions -H \"Authorization: Bearer {token}\"" in created
+    assert f"export OPENAI_BASE_URL=http://localhost/v1 OPENAI_API_KEY={token}" in created
+    assert f"ANTHROPIC_BASE_URL=http://localhost ANTHROPIC_API_KEY={token}" in created

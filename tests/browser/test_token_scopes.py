@@ -1,6 +1,7 @@
 """A person makes a chat-only token on the Tokens page, password and all, in a real Chromium;
 the token chats but cannot manage."""
 import requests
+from playwright.sync_api import expect
 
 from tests.helpers import PASSWORD, register
 
@@ -30,4 +31,22 @@ def test_create_a_chat_only_token_with_the_password(page, live_server):
     assert requests.get(f"{live_server}/api/models", headers=headers, timeout=10).status_code == 200
     refused = requests.get(f"{live_server}/api/secrets", headers=headers, timeout=10)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "insufficient_scope"
+    assert page.console_errors == []
+
+
+def test_the_new_token_and_its_snippets_copy_with_one_click(page):
+    register(page)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto("/tokens")
+    page.get_by_label("Name").fill("laptop")
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_role("button", name="Create token").click()
+    token = page.get_by_label("New API token").input_value()
+    page.get_by_role("button", name="Copy token").click()
+    expect(page.locator('[data-copy="new-token"]')).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == token
+    page.get_by_title("Copy the environment variables").click()
+    expect(page.locator('[data-copy="snippet-env"]')).to_have_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("export OPENAI_BASE_URL=http://127.0.0.1") and f"ANTHROPIC_API_KEY={token}" in copied
     assert page.console_errors == []

@@ -50,8 +50,9 @@ def create():
         except FieldError as exc:
             form[exc.field].errors.append(exc.message)
         else:
+            names = service.models_of(row) or service.model_names(current_user) or ["my-model"]
             return fragment(FORM, 201, trigger="tokens-changed", form=token_form(formdata=None),
-                            created=row, token=token)
+                            created=row, token=token, example_model=names[0])
     return render_template(FORM, form=form), 422
 
 
