@@ -7,7 +7,7 @@ ROLES = {"system", "developer", "user", "assistant", "tool"}
 MAX_MESSAGES = 2000
 
 
-def _number(low, high):
+def number(low, high):
     return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high
 
 
@@ -16,12 +16,12 @@ def _whole(low, high):
 
 
 OPTIONS = {  # name: (check, what a valid value is)
-    "temperature": (_number(0, 2), "a number from 0 to 2"),
-    "top_p": (_number(0, 1), "a number from 0 to 1"),
+    "temperature": (number(0, 2), "a number from 0 to 2"),
+    "top_p": (number(0, 1), "a number from 0 to 1"),
     "max_tokens": (_whole(1, 1_000_000), "a whole number from 1 to 1000000"),
     "max_completion_tokens": (_whole(1, 1_000_000), "a whole number from 1 to 1000000"),
-    "presence_penalty": (_number(-2, 2), "a number from -2 to 2"),
-    "frequency_penalty": (_number(-2, 2), "a number from -2 to 2"),
+    "presence_penalty": (number(-2, 2), "a number from -2 to 2"),
+    "frequency_penalty": (number(-2, 2), "a number from -2 to 2"),
     "seed": (_whole(-2**63, 2**63 - 1), "a whole number"),
     "stop": (lambda v: isinstance(v, str) or (isinstance(v, list) and len(v) <= 4
                                               and all(isinstance(s, str) for s in v)),

@@ -2,6 +2,7 @@
 and OpenAI's shapes of a tool call and of usage (which /api/chat's answer uses too)."""
 import itertools
 import json
+import os
 
 from werkzeug.wsgi import ClosingIterator
 
@@ -9,6 +10,11 @@ SSE_HEADERS = [("Content-Type", "text/event-stream"), ("X-Accel-Buffering", "no"
 # (Cache-Control: no-store comes with every answer's security headers)
 
 _compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def new_id(prefix):
+    """An id for something the vault makes up (a request, a message, a response): prefix_ + 24 hex."""
+    return f"{prefix}_{os.urandom(12).hex()}"
 
 
 def dumps(value):

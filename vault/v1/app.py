@@ -10,7 +10,6 @@ app reads the environ itself and keeps what /v1 needs: routing (Werkzeug's, the 
 the token, a bounded JSON body, an app context (config, and the database connection returned on
 teardown), and the security headers every answer carries."""
 import json
-import os
 import time
 from http import HTTPStatus
 
@@ -19,6 +18,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 
 from .. import errors, headers
 from ..errors import BadRequest, Unauthorized, VaultError
+from ..gateway import wire
 from ..gateway.core import Principal
 from ..tokens import service as tokens
 from ..validate import not_an_object
@@ -77,7 +77,7 @@ class V1:
         if isinstance(body, bytes):
             answer_headers.append(("Content-Length", str(len(body))))
             body = [b"" if method == "HEAD" else body]
-        answer_headers.append(("X-Request-Id", f"req_{os.urandom(12).hex()}"))
+        answer_headers.append(("X-Request-Id", wire.new_id("req")))
         start_response(f"{status} {HTTPStatus(status).phrase}", answer_headers + ALWAYS)
         return body
 

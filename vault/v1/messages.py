@@ -3,11 +3,10 @@ the request becomes the gateway's ChatRequest (any provider's model; Anthropic's
 back by their adapter), and the answer or events become Anthropic's message, named stream events
 and errors ({"type": "error", "error": {"type", "message"}})."""
 import json
-import os
 
 from ..errors import BadRequest, VaultError
 from ..gateway import core, wire
-from ..gateway.request import checked
+from ..gateway.request import checked, number
 from ..llm.types import ChatRequest
 from ..validate import not_an_object, refuse_unknown
 
@@ -57,7 +56,7 @@ def _chat_request(raw):
         raise BadRequest("'max_tokens' is required: a whole number from 1 to 1000000.")
     if not isinstance(stream, bool):
         raise BadRequest("'stream' must be true or false.")
-    if raw.get("temperature") is not None and not _number(raw["temperature"], 0, 1):
+    if raw.get("temperature") is not None and not number(0, 1)(raw["temperature"]):
         raise BadRequest("'temperature' must be a number from 0 to 1.")
     body = {"messages": _system(raw.get("system")) + _messages(raw.get("messages")), "max_tokens": max_tokens}
     body.update((name, raw[name]) for name in ("temperature", "top_p") if raw.get(name) is not None)
@@ -69,10 +68,6 @@ def _chat_request(raw):
         body["user"] = user
     messages, options = checked(body, set())
     return ChatRequest(name, messages, options, stream)
-
-
-def _number(value, low, high):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
 
 
 def _system(system):
@@ -189,7 +184,7 @@ def _message(answer, name):
     if None in uses and answer.finish_reason != "length":
         raise _broken_call()
     content += [use for use in uses if use is not None]  # a call cut off by the limit: the text stays
-    return {"id": _message_id(), "type": "message", "role": "assistant", "model": name, "content": content,
+    return {"id": wire.new_id("msg"), "type": "message", "role": "assistant", "model": name, "content": content,
             "stop_reason": STOP_REASONS.get(answer.finish_reason, "end_turn"), "stop_sequence": None,
             "usage": {"input_tokens": answer.usage.prompt_tokens, "output_tokens": answer.usage.completion_tokens}}
 
@@ -210,10 +205,6 @@ def _broken_call():
                       "carry them.", "upstream_bad_response", 502)
 
 
-def _message_id():
-    return f"msg_{os.urandom(12).hex()}"
-
-
 def _events(events, name):
     """Anthropic's named stream events: message_start, content blocks (text deltas as they come,
     each tool call whole), message_delta with the stop reason and usage, message_stop; or an
@@ -224,7 +215,7 @@ def _events(events, name):
     index, text_open, cut = 0, False, False
     try:
         yield event("message_start", {"message": {
-            "id": _message_id(), "type": "message", "role": "assistant", "model": name, "content": [],
+            "id": wire.new_id("msg"), "type": "message", "role": "assistant", "model": name, "content": [],
             "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}})
         for item in events:
             if item.type == "delta":

@@ -3,7 +3,6 @@ ChatRequest (any provider's model), the answer or events become a response objec
 `response.*` events. What needs state or OpenAI's own servers (previous_response_id, store: true,
 built-in tools, reasoning items) is refused by name."""
 import itertools
-import os
 import time
 
 from ..errors import BadRequest, VaultError
@@ -172,12 +171,8 @@ def _format(text):
 
 # --- answer -----------------------------------------------------------------------------------
 
-def _id(prefix):
-    return f"{prefix}_{os.urandom(12).hex()}"
-
-
 def _response(echo, status, output, usage=None, response_id=None, created=None):
-    return {"id": response_id or _id("resp"), "object": "response", "created_at": created or int(time.time()),
+    return {"id": response_id or wire.new_id("resp"), "object": "response", "created_at": created or int(time.time()),
             "status": status, "error": None,
             "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
             "output": output, **echo, "usage": None if usage is None else {
@@ -187,7 +182,7 @@ def _response(echo, status, output, usage=None, response_id=None, created=None):
 
 
 def _output(text, calls, message_id=None):
-    items = [_text_item(message_id or _id("msg"), text)] if text else []
+    items = [_text_item(message_id or wire.new_id("msg"), text)] if text else []
     return items + [_call_item(call) for call in calls]
 
 
@@ -204,8 +199,8 @@ def _call_item(call, status="completed"):
 def _events(events, echo):
     """The typed events of a streamed response, each with its sequence_number: created, then per
     output item added, its deltas and done, then completed (or failed mid-stream)."""
-    numbers, response_id, created = itertools.count(), _id("resp"), int(time.time())
-    text, message_id, output = [], _id("msg"), []
+    numbers, response_id, created = itertools.count(), wire.new_id("resp"), int(time.time())
+    text, message_id, output = [], wire.new_id("msg"), []
 
     def event(kind, **data):
         return b"event: " + kind.encode() + b"\n" + wire.sse({"type": kind, "sequence_number": next(numbers), **data})
@@ -235,7 +230,7 @@ def _events(events, echo):
                 continue
             if text:
                 yield from close_text()
-                text, message_id = [], _id("msg")
+                text, message_id = [], wire.new_id("msg")
             if item.type == "tool_call":
                 index, done = len(output), _call_item(item)
                 yield event("response.output_item.added", output_index=index, item=_call_item(item, "in_progress"))
