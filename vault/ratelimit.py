@@ -181,7 +181,7 @@ class _Ledger:
 
 
 class _Storage:
-    """Counts in Flask-Limiter's storage (limits), e.g. Redis: checked before the view, used up
+    """Counts in a `limits` storage, e.g. Redis: checked before the view, used up
     after it when the attempt counts."""
 
     def __init__(self, uri):

@@ -26,11 +26,11 @@ def json_body(allowed=None):
     return body
 
 
-def refuse_unknown(body, allowed):
+def refuse_unknown(body, allowed, hint=""):
     """A 400 naming the first field of `body` (in sorted order) that is not in `allowed`."""
     unknown = set(body).difference(allowed)
     if unknown:
-        raise BadRequest(f"Unknown field: {sorted(unknown)[0][:40]!r}.", "unknown_field")
+        raise BadRequest(f"Unknown field: {sorted(unknown)[0][:40]!r}.{hint}", "unknown_field")
 
 
 def not_an_object(body):

@@ -2,6 +2,7 @@
 stolen session, password guessing from one address, many addresses or behind a proxy, mass
 registration, asking who is registered, and flooding the audit trail. Each test names the attack
 and fails on the version before the fix."""
+import re
 import secrets
 
 import pytest
@@ -150,7 +151,8 @@ def test_a_lock_does_not_say_whether_the_email_is_registered(proxied):
     known = post_login(client, "ada@example.com", "wrong guess!", "198.51.100.1")
     unknown = post_login(client, "nobody@example.com", "wrong guess!", "198.51.100.2")
     assert known.status_code == unknown.status_code == 429
-    assert known.get_data() == unknown.get_data()
+    # the same page, but for the seconds to wait, which the clock may have moved between the two
+    assert re.sub(rb"\d+", b"N", known.get_data()) == re.sub(rb"\d+", b"N", unknown.get_data())
 
 
 def test_one_address_is_limited_across_accounts(proxied):

@@ -32,7 +32,7 @@ OPTIONS = {  # name: (check, what a valid value is)
                     '"auto", "none", "required" or {"type": "function", "function": {"name"}}'),
     "parallel_tool_calls": (lambda v: isinstance(v, bool), "true or false"),
     "response_format": (lambda v: isinstance(v, dict), "an object"),
-    "user": (lambda v: isinstance(v, str) and len(v) <= 256, "a string"),
+    "user": (lambda v: isinstance(v, str) and len(v) <= 256, "a string of at most 256 characters"),
 }
 
 

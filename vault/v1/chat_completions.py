@@ -9,6 +9,7 @@ from ..gateway.request import checked
 from ..llm.types import ChatRequest
 from ..models import service as models
 from ..tokens import service as tokens
+from ..validate import refuse_unknown
 
 OWN_FIELDS = {"model", "stream", "stream_options", "n"}
 # OpenAI fields passed on as they are, and only these: any other field could steer a provider
@@ -57,10 +58,8 @@ def create(call):
         raise BadRequest("Only n=1 is supported.")
     extra = {k: v for k, v in raw.items() if k not in OWN_FIELDS and k not in options and k != "messages"
              and v is not None}
-    refused = sorted(set(extra) - PASSED_ON)
-    if refused:
-        raise BadRequest(f"Unknown or unsupported field: {refused[0][:40]!r}. The vault passes on only "
-                         f"{', '.join(sorted(PASSED_ON))} besides the fields it checks.", "unknown_field")
+    refuse_unknown(extra, PASSED_ON, f" The vault passes on only {', '.join(sorted(PASSED_ON))} besides "
+                                     "the fields it checks.")
     outcome = core.run(call.principal, ChatRequest(name, messages, options, stream, extra), call.started)
     if not stream:
         return 200, [JSON, *wire.headers(outcome)], wire.dumps(completion(outcome.answer, name))

@@ -2,6 +2,7 @@
 an Anthropic model answers 400 unsupported_for_provider."""
 from ..errors import BadRequest
 from ..gateway import core, wire
+from ..gateway.request import OPTIONS
 from ..llm.types import EmbeddingRequest
 from ..validate import not_an_object, refuse_unknown
 
@@ -54,7 +55,8 @@ def _options(raw):
             raise BadRequest("'dimensions' must be a whole number from 1 to 65536.")
         options["dimensions"] = raw["dimensions"]
     if raw.get("user") is not None:
-        if not isinstance(raw["user"], str) or len(raw["user"]) > 256:
-            raise BadRequest("'user' must be a string of at most 256 characters.")
+        user_ok, what = OPTIONS["user"]
+        if not user_ok(raw["user"]):
+            raise BadRequest(f"'user' must be {what}.")
         options["user"] = raw["user"]
     return options
