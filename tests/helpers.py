@@ -9,6 +9,11 @@ from vault.db import database
 PASSWORD = "correct horse battery"
 
 
+# The columns migrations added since version 0: dropping them gives an older database.
+NEW_COLUMNS = (("provider_secret", "allowed_hosts"), ("api_token", "scopes"), ("api_token", "models"),
+               ("audit_event", "detail"), ("llm_model", "version"), ("session", "address"))
+
+
 def wipe_postgres(url):
     import psycopg
     with psycopg.connect(url, autocommit=True) as conn:

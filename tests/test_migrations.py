@@ -3,11 +3,10 @@ import json
 
 from playhouse.migrate import SchemaMigrator, migrate
 
+from tests.helpers import NEW_COLUMNS
 from vault import db as vault_db
 from vault.db import ApiToken, AuditEvent, ProviderSecret, VaultMeta, database, utcnow
 
-NEW_COLUMNS = (("provider_secret", "allowed_hosts"), ("api_token", "scopes"), ("api_token", "models"),
-               ("audit_event", "detail"))
 
 
 def version_0(app):
@@ -46,6 +45,7 @@ def test_older_database_gets_host_bindings_and_its_tokens_keep_every_scope(app):
         # the default, and wherever models relying on the secret sent it (not an own-key model's host)
         assert hosts == {"openai": "api.openai.com proxy.corp:8443", "custom": "llm.lan:8080"}
         assert token.scopes == "chat manage" and token.models is None
+        assert {m.version for m in vault_db.LLMModel.select()} == {1}
         assert AuditEvent.select().where(AuditEvent.detail.is_null(False)).count() == 0
         assert vault_db.migrate() == len(vault_db.MIGRATIONS)  # and once only
         assert json.loads(VaultMeta.read("schema_version")) == len(vault_db.MIGRATIONS)

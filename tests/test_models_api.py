@@ -173,3 +173,26 @@ def test_shared_catalog_is_visible_to_all_and_read_only(app, ada, bob):
     ada.post("/api/secrets", json={"provider": "openai", "api_key": "sk-ada-secret-1234"})
     assert ada.get(f"/api/models/{mid}").json["model"]["key_preview"] == "sk-…1234"
     assert bob.get(f"/api/models/{mid}").json["model"]["key_source"] is None  # never ada's secret
+
+
+def test_two_tabs_editing_one_model_cannot_undo_each_other(ada):
+    """The review's attack: tab A renames, tab B (opened before) saves an old form and the rename
+    is silently reverted, so clients using the new name get 404."""
+    model = create(ada).json["model"]
+    assert model["version"] == 1
+    renamed = ada.patch(f"/api/models/{model['id']}", json={"name": "gpt-new", "expected_version": 1})
+    assert renamed.status_code == 200 and renamed.json["model"]["version"] == 2
+    stale = ada.patch(f"/api/models/{model['id']}", json={"name": "gpt", "expected_version": 1})
+    assert stale.status_code == 409 and stale.json["error"]["code"] == "version_conflict"
+    assert "version 2" in stale.json["error"]["message"]
+    assert ada.get(f"/api/models/{model['id']}").json["model"]["name"] == "gpt-new"
+    # without expected_version the write is unconditional, as before; the version still grows
+    assert ada.patch(f"/api/models/{model['id']}", json={"model_id": "gpt-4.1"}).json["model"]["version"] == 3
+
+
+@pytest.mark.parametrize("version", [0, -1, "2", 1.5, True, 2**31])
+def test_a_bad_expected_version_is_400_and_nothing_changes(ada, version):
+    model = create(ada).json["model"]
+    response = ada.patch(f"/api/models/{model['id']}", json={"name": "x", "expected_version": version})
+    assert response.status_code == 400
+    assert ada.get(f"/api/models/{model['id']}").json["model"] | {"updated_at": None} == model | {"updated_at": None}

@@ -158,3 +158,54 @@ def test_the_form_warns_before_saving_when_the_secret_may_not_go_to_that_host(ad
     # the form itself, after a failed save, says it too
     refused = add(ada, mode="manual", provider="openai", base_url="https://llm.example.com/v1", name="")
     assert refused.status_code == 422 and "may not be sent to llm.example.com" in refused.get_data(as_text=True)
+
+
+def test_azure_from_a_template_asks_for_its_resource_and_says_so_when_missing(ada):
+    """The review's silent 422: the template had no field for {resource}, so Save showed nothing."""
+    form = ada.get("/models/form?mode=template&provider=azure", headers=HX).get_data(as_text=True)
+    assert 'name="base_url"' in form and "{resource}" in form
+    missing = add(ada, provider="azure", model_id="gpt-4o", name="az")
+    assert missing.status_code == 422
+    assert "Replace the {placeholder} in the base URL" in missing.get_data(as_text=True)
+    saved = add(ada, provider="azure", model_id="gpt-4o", name="az",
+                base_url="https://contoso.openai.azure.com/openai/v1")
+    assert saved.status_code == 201
+    model = ada.get("/api/models").json["models"][0]
+    assert model["base_url"] == "https://contoso.openai.azure.com/openai/v1" and model["auth_type"] == "api-key"
+
+
+def test_a_field_error_on_a_field_the_template_hides_is_still_shown(app_config):
+    from tests.helpers import make_user, sign_in
+    from vault import create_app
+    app = create_app({**app_config, "VAULT_BASE_URL_POLICY": "public",
+                      "VAULT_PROVIDER_BASE_URLS": "openai=http://127.0.0.1:9/v1"})
+    make_user(app, "ada@example.com")
+    ada = sign_in(app.test_client(), "ada@example.com")
+    refused = add(ada)  # template mode shows the base URL as text, not as a field
+    assert refused.status_code == 422
+    assert re.search(r'role="alert">[^<]*127\.0\.0\.1', refused.get_data(as_text=True))
+
+
+def test_edit_hint_mentions_keeping_a_key_only_when_there_is_one(ada):
+    add(ada, name="keyless")
+    add(ada, name="keyed", api_key="sk-own-model-key-1a2b")
+    keyless = ada.get(f"/models/{model_id(ada, 'keyless')}/edit", headers=HX).get_data(as_text=True)
+    keyed = ada.get(f"/models/{model_id(ada, 'keyed')}/edit", headers=HX).get_data(as_text=True)
+    assert "keep the current key" not in keyless and "uses the provider secret if empty" in keyless
+    assert "keep the current key" in keyed
+
+
+def test_a_stale_edit_form_is_refused_and_offers_to_replace(ada):
+    add(ada)
+    mid = model_id(ada, "mini")
+    prefix = f"edit-{mid[:8]}-"
+    edit = ada.get(f"/models/{mid}/edit", headers=HX).get_data(as_text=True)
+    assert f'name="{prefix}expected_version" type="hidden" value="1"' in edit
+    fields = {"mode": "manual", "name": "mini", "provider": "openai", "model_id": "gpt-4o",
+              "base_url": "https://api.openai.com/v1", "auth_type": "bearer", "expected_version": "1"}
+    assert ada.patch(f"/api/models/{mid}", json={"name": "renamed"}).status_code == 200
+    stale = ada.post(f"/models/{mid}", headers=HX, data={f"{prefix}{k}": v for k, v in fields.items()})
+    body = stale.get_data(as_text=True)
+    assert stale.status_code == 422 and "changed in another tab" in body
+    assert f'name="{prefix}expected_version" type="hidden" value="2"' in body
+    assert ada.get(f"/api/models/{mid}").json["model"]["name"] == "renamed"

@@ -6,7 +6,7 @@ import jsonschema_rs
 import pytest
 from playhouse.migrate import SchemaMigrator, migrate as run_migration
 
-from tests.helpers import PASSWORD, every_rule, make_user, sign_in, store_secret
+from tests.helpers import NEW_COLUMNS, PASSWORD, every_rule, make_user, sign_in, store_secret
 from tests.sweep import snapshot
 from vault import create_app, db as vault_db
 from vault.auth.bearer import CHAT_ROUTES, NO_SCOPE, SESSION_ONLY
@@ -231,9 +231,7 @@ def test_tokens_made_before_scopes_keep_both_after_the_migration(app, app_config
         row, token = service.issue(User.get(), "old", scopes=["chat"])
         # The database as it was before migration 1: without the columns that migration adds.
         migrator = SchemaMigrator.from_database(database.obj)
-        run_migration(migrator.drop_column("api_token", "scopes"), migrator.drop_column("api_token", "models"),
-                      migrator.drop_column("provider_secret", "allowed_hosts"),
-                      migrator.drop_column("audit_event", "detail"))
+        run_migration(*(migrator.drop_column(table, column) for table, column in NEW_COLUMNS))
         VaultMeta.write("schema_version", "0")
     restarted = create_app(app_config)  # migrates at start-up
     with db():

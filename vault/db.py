@@ -94,6 +94,7 @@ class Session(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     last_seen_at = pw.DateTimeField(default=utcnow)
     user_agent = pw.CharField(max_length=255, default="")
+    address = pw.CharField(max_length=64, default="")  # where the sign-in came from, to tell sessions apart
 
 
 class ApiToken(BaseModel):
@@ -154,6 +155,7 @@ class LLMModel(BaseModel):
     key_preview = pw.CharField(max_length=32, null=True)
     supports_streaming = pw.BooleanField(default=True)
     supports_tools = pw.BooleanField(default=False)
+    version = pw.IntegerField(default=1)  # grows by one on every change, as a secret's does
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 
@@ -271,7 +273,9 @@ def _model_keys_bound_to_owner(migrator):
     its owner and id (LLMModel.aad_for). A value that opens neither way is left as it was."""
     ring = crypto.keyring()
     unreadable = 0
-    for model in LLMModel.select().where(LLMModel.api_key_encrypted.is_null(False)):
+    # only the columns this version had: a later step adds more
+    for model in (LLMModel.select(LLMModel.id, LLMModel.user, LLMModel.api_key_encrypted)
+                  .where(LLMModel.api_key_encrypted.is_null(False))):
         try:
             key = ring.decrypt(model.api_key_encrypted, model.id)
         except DecryptError:
@@ -330,7 +334,15 @@ def _highest_user_id():
     return max([*ids, User.select(pw.fn.MAX(User.id)).scalar() or 0])
 
 
-MIGRATIONS = [_key_egress, _model_keys_bound_to_owner, _user_ids_never_reused]
+def _model_versions(migrator):
+    """Version 4: models carry a version, so two tabs editing one model cannot undo each other;
+    sessions keep the address they signed in from, so the account page can tell them apart."""
+    from playhouse.migrate import migrate as run
+    run(migrator.add_column("llm_model", "version", pw.IntegerField(default=1)),
+        migrator.add_column("session", "address", pw.CharField(max_length=64, default="")))
+
+
+MIGRATIONS = [_key_egress, _model_keys_bound_to_owner, _user_ids_never_reused, _model_versions]
 MIGRATION_LOCK = 0x7661756C74  # "vault": PostgreSQL's advisory lock for migrate()
 
 

@@ -52,6 +52,16 @@ class Conflict(VaultError):
     code, status = "conflict", 409
 
 
+class VersionConflict(Conflict):
+    """Another tab or script saved first: an UPDATE … WHERE version = ? found nothing to change."""
+    code = "version_conflict"
+
+    def __init__(self, what, current):
+        self.current = current
+        super().__init__(f"The {what} changed since you read it: it is now version {current}. "
+                         "Reload it and try again.")
+
+
 class Unauthorized(VaultError):
     code, status, message = "unauthorized", 401, "Sign in, or send Authorization: Bearer <api token>."
 

@@ -141,7 +141,7 @@ MODEL_SCHEMAS = {
     "Model": obj(
         ["id", "name", "provider", "model_id", "base_url", "auth_type", "has_own_key", "key_preview",
          "key_source", "key_status", "shared", "supports_streaming", "supports_tools", "warning",
-         "created_at", "updated_at"],
+         "version", "created_at", "updated_at"],
         id={"type": "string", "format": "uuid"}, name={"type": "string"}, provider=ref("ProviderId"),
         model_id={"type": "string"}, base_url={"type": "string"}, auth_type=ref("AuthType"),
         has_own_key={"type": "boolean"}, key_preview={"type": ["string", "null"]},
@@ -152,10 +152,13 @@ MODEL_SCHEMAS = {
         supports_streaming={"type": "boolean"}, supports_tools={"type": "boolean"},
         warning={"type": ["string", "null"], "description": "Set when a provider secret would travel "
                                                               "to a host other than the provider's."},
+        version={"type": "integer", "minimum": 1, "description": "Grows by one on every change."},
         created_at=TIMESTAMP, updated_at=TIMESTAMP),
     "ModelCreate": {**obj(["name", "provider", "model_id"], **MODEL_FIELDS),
                     "description": "base_url and auth_type default to the provider's."},
-    "ModelUpdate": {**obj(**MODEL_FIELDS), "description": "Only the fields sent change."},
+    "ModelUpdate": {**obj(**MODEL_FIELDS, expected_version=or_null(number(1, 2**31 - 1, integer=True))),
+                    "description": "Only the fields sent change. With `expected_version`, only if the "
+                                   "model is still at that version (409 version_conflict otherwise)."},
     "ModelTestUnsaved": {**obj(["provider"], **{**MODEL_FIELDS, "name": {"description": "Ignored."}}),
                          "description": "Unsaved form values; `name` is ignored, `api_key` optional."},
     "ConnectionTest": obj(["ok", "status", "code", "message", "latency_ms", "key_source"],

@@ -57,10 +57,10 @@ def session_digest(sid):
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
-def open_session(user, user_agent):
+def open_session(user, user_agent, address=""):
     """Returns the random session id for the cookie; the database keeps only its hash."""
     sid = secrets.token_urlsafe(32)
-    Session.create(id=session_digest(sid), user=user, user_agent=(user_agent or "")[:255])
+    Session.create(id=session_digest(sid), user=user, user_agent=(user_agent or "")[:255], address=address[:64])
     return sid
 
 

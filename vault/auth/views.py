@@ -5,7 +5,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_login import current_user, login_user, logout_user
 
 from .. import audit
-from ..ratelimit import attempted, guarded, nobody, password_refused, posted_email
+from ..ratelimit import attempted, client_address, guarded, nobody, password_refused, posted_email
 from .forms import LoginForm, RegisterForm
 from .users import EmailTaken, check_password, close_session, create_user, open_session
 
@@ -60,7 +60,7 @@ def logout():
 
 def _sign_in(user):
     session.clear()  # a fresh cookie: no fixation
-    session["sid"] = open_session(user, request.user_agent.string)
+    session["sid"] = open_session(user, request.user_agent.string, client_address())
     login_user(user)
     audit.record(user, "user.login", f"user:{user.id}")
 

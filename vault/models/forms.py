@@ -1,8 +1,9 @@
 """The add-model and edit-model forms."""
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, HiddenField, PasswordField, SelectChoice, SelectField, StringField,
-                     SubmitField)
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import (BooleanField, HiddenField, IntegerField, PasswordField, SelectChoice, SelectField,
+                     StringField, SubmitField)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
 from .. import providers
 from ..urls import base_url_for
@@ -49,6 +50,8 @@ class ModelForm(FlaskForm):
         """What the service takes. Template mode leaves base URL, auth type and the capability
         flags (it shows no checkboxes, whose absence would read as false) to the defaults."""
         values = {"name": self.name.data, "provider": self.provider.data, "model_id": self.model_id.data}
+        if self.mode.data == "template" and "{" in self.default_base_url:
+            values["base_url"] = self.base_url.data or None  # the template's {placeholder} filled in
         if self.mode.data == "manual":
             values.update(base_url=self.base_url.data or None, auth_type=self.auth_type.data or None,
                           supports_streaming=self.supports_streaming.data, supports_tools=self.supports_tools.data)
@@ -58,9 +61,14 @@ class ModelForm(FlaskForm):
 
 
 class EditForm(ModelForm):
-    key_hint = "(Optional — leave empty to keep the current key)"
+    expected_version = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(1)])
+
+    def hint_for(self, model):
+        return "(Optional — leave empty to keep the current key)" if model.api_key_encrypted else KEY_HINT
 
     def values(self):
         values = super().values()
         values.update(base_url=self.base_url.data or None, auth_type=self.auth_type.data or None)
+        if self.expected_version.data:
+            values["expected_version"] = self.expected_version.data
         return values

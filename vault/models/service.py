@@ -7,12 +7,13 @@ from flask import current_app
 
 from .. import audit, crypto, hosts, llm, providers, resolver
 from ..db import LLMModel, ProviderSecret, database, iso, utcnow
-from ..errors import NotFound, VaultError
+from ..errors import NotFound, VaultError, VersionConflict
 from ..urls import BadURL, base_url_for, check_base_url
-from ..validate import FieldError, checked_str, clean_key, refuse_unknown
+from ..validate import FieldError, checked_str, clean_key, optional_int, refuse_unknown
 
 FIELDS = {"name", "provider", "model_id", "base_url", "auth_type", "api_key",
           "supports_streaming", "supports_tools"}
+MAX_VERSION = 2**31 - 1
 
 
 class ReadOnly(VaultError):
@@ -78,6 +79,7 @@ def as_json(model, secrets):
             "key_status": "ok" if source in ("model", "provider_secret", "none") else source,
             "shared": model.user_id is None, "supports_streaming": model.supports_streaming,
             "supports_tools": model.supports_tools, "warning": host_warning(model, secrets),
+            "version": model.version,
             "created_at": iso(model.created_at), "updated_at": iso(model.updated_at)}
 
 
@@ -97,6 +99,11 @@ def create(user, data):
 
 
 def update(user, model_uuid, data):
+    """Writes the fields `data` names. With `expected_version`, only over that version: two tabs
+    editing one model cannot silently undo each other (409 version_conflict)."""
+    data = dict(data)
+    expected = optional_int(data, "expected_version", 1, MAX_VERSION)
+    data.pop("expected_version", None)
     model = owned(user, model_uuid)
     values = clean(data, current=model)
     _refuse_silent_move(model, values, data)
@@ -104,16 +111,21 @@ def update(user, model_uuid, data):
         setattr(model, field, value)
     if "api_key" in data:
         _set_key(model, data["api_key"])
-    model.updated_at = utcnow()
+    # only what changed: a whole-row save could write back a key the master-key rotation has
+    # just re-encrypted
+    changes = {field: model.__data__[field.name] for field in model.dirty_fields}
+    changes.update({LLMModel.version: LLMModel.version + 1, LLMModel.updated_at: utcnow()})
+    query = LLMModel.update(changes).where(LLMModel.id == model.id)
+    if expected is not None:
+        query = query.where(LLMModel.version == expected)
     try:
         with database.atomic():
-            # only what changed: a whole-row save could write back a key the master-key
-            # rotation has just re-encrypted
-            model.save(only=model.dirty_fields)
+            if not query.execute():
+                raise VersionConflict("model", owned(user, model_uuid).version)
             audit.record(user, "model.update", f"model:{model.id}")
     except pw.IntegrityError:
         raise _name_taken(values.get("name", model.name)) from None
-    return model
+    return owned(user, model_uuid)
 
 
 def remove_key(user, model_uuid):

@@ -4,7 +4,7 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
 from ..gateway import usage
-from ..errors import VaultError
+from ..errors import VaultError, VersionConflict
 from ..htmx import fragment, page_or_fragment, removed
 from ..validate import FieldError
 from . import service
@@ -63,7 +63,8 @@ def row(model_uuid):
 @bp.get("/<model_uuid>/edit")
 def edit(model_uuid):
     model = service.owned(current_user, model_uuid)
-    form = EditForm(formdata=None, obj=model, mode="manual", prefix=_edit_prefix(model_uuid))
+    form = EditForm(formdata=None, obj=model, mode="manual", expected_version=model.version,
+                    prefix=_edit_prefix(model_uuid))
     return render_template("models/_partials/model_edit_row.html", m=model, form=form)
 
 
@@ -110,11 +111,17 @@ def _saved(form, save):
     except FieldError as exc:
         getattr(form, exc.field, form.name).errors.append(exc.message)
         return False
+    except VersionConflict as exc:  # another tab saved first: saving again replaces its version
+        form.expected_version.data, form.expected_version.raw_data = exc.current, [str(exc.current)]
+        form.form_errors.append("This model was changed in another tab or through the API since you "
+                                "opened it. Cancel to see the saved version, or save again to replace it.")
+        return False
 
 
 def _form_fragment(form, template="models/_partials/model_form.html", **ctx):
     secrets = service.secrets_by_provider(current_user)
-    base_url = form.base_url.data if form.mode.data == "manual" else form.default_base_url
+    typed = form.mode.data == "manual" or "{" in form.default_base_url
+    base_url = form.base_url.data if typed else form.default_base_url
     return render_template(template, form=form, entry=form.entry, secrets=secrets,
                            host_warning=service.unsaved_host_warning(secrets, form.entry, base_url), **ctx)
 

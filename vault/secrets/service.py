@@ -7,7 +7,7 @@ import peewee as pw
 
 from .. import audit, crypto, hosts, llm, providers, resolver
 from ..db import AuditEvent, LLMModel, ProviderSecret, iso, utcnow, write_txn
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound, VersionConflict
 from ..urls import base_url_for
 from ..validate import FieldError, clean_key
 
@@ -19,15 +19,6 @@ UNSET = object()  # "expires_at" absent, as opposed to null (which clears it)
 
 class SecretExists(Conflict):
     code = "secret_exists"
-
-
-class VersionConflict(Conflict):
-    code = "version_conflict"
-
-    def __init__(self, current):
-        self.current = current
-        super().__init__(f"The secret changed since you read it: it is now version {current}. "
-                         "Reload it and try again.")
 
 
 # --- validation: every message is a fixed sentence, never the key ---------------------------
@@ -203,7 +194,7 @@ def _versioned(user, provider, changes, expected_version, action, detail=None):
         raise _denied(user, provider, action)
     if updated is None:
         audit.record(user, action, subject(provider), outcome="conflict", version=secret.version)
-        raise VersionConflict(secret.version)
+        raise VersionConflict("secret", secret.version)
     return updated
 
 
