@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.helpers import close_pool
+from tests.helpers import PASSWORD, close_pool
 
 from vault import create_app, llm
 from vault.db import AuditEvent, ProviderSecret
@@ -82,7 +82,7 @@ def test_provider_failures_become_plain_sentences(ada, fake_provider):
 
 
 def test_provider_without_a_default_url_is_not_called(ada, fake_provider):
-    add(ada, "custom", "any-key-0123456789", allowed_hosts=["llm.example.com"])
+    add(ada, "custom", "any-key-0123456789", allowed_hosts=["llm.example.com"], password=PASSWORD)
     result = ada.post("/api/secrets/custom/check").json
     assert result["ok"] is False and result["status"] == "no_base_url" and "model" in result["message"]
     assert fake_provider.calls == []

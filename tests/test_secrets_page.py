@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from tests.helpers import PASSWORD
 from vault.db import LLMModel, ProviderSecret, User, utcnow
 
 HX = {"HX-Request": "true"}
@@ -40,7 +41,7 @@ def test_page_lists_every_provider_with_an_add_action_and_explains_itself(ada):
     assert "A provider secret is your API key for one provider" in body
     for provider in ("openai", "anthropic", "groq", "ollama", "custom"):
         assert f'id="secret-{provider}"' in body
-    assert body.count(">Add key</button>") == 13
+    assert body.count(">Add key<span") == 13
     assert response.headers["Vary"] and "HX-Request" in response.headers["Vary"]
 
 
@@ -189,7 +190,7 @@ def test_delete_confirmation_says_how_many_models_lose_their_key(ada, db):
 def test_row_fragment_and_cancel(ada):
     response = ada.get("/secrets/openai", headers=HX)
     assert response.status_code == 200 and root(response).startswith('<tr id="secret-openai" class="unconfigured"')
-    assert ">Add key</button>" in html(response)
+    assert ">Add key<span" in html(response)
     outside = ada.get("/secrets/openai")  # a fragment URL opened in a tab lands on the page
     assert outside.status_code == 302 and outside.headers["Location"].endswith("/secrets#secret-openai")
 
@@ -286,6 +287,19 @@ def test_adding_a_custom_key_asks_where_it_may_go(ada, db):
     assert 'id="custom-allowed-hosts"' in html(form)
     missing = add(ada, "custom", allowed_hosts="")
     assert missing.status_code == 422 and "at least one host" in html(missing)
-    assert add(ada, "custom", allowed_hosts="llm.internal:8443").status_code == 201
+    unconfirmed = add(ada, "custom", allowed_hosts="llm.internal:8443")
+    assert unconfirmed.status_code == 422 and "password" in html(unconfirmed)
+    assert add(ada, "custom", allowed_hosts="llm.internal:8443", password=PASSWORD).status_code == 201
     with db():
         assert ProviderSecret.get().allowed_hosts == "llm.internal:8443"
+
+
+def test_adding_a_key_for_hosts_beyond_the_providers_own_takes_the_password(ada, db):
+    """A stolen session could delete a key and add it back bound to the thief's host."""
+    form = html(ada.get("/secrets/openai/new", headers=HX))
+    assert 'id="openai-password"' in form and "Needed for hosts beyond api.openai.com" in form
+    wide = add(ada, "openai", allowed_hosts="api.openai.com evil.example", password="a guess")
+    assert wide.status_code == 422 and "The password is wrong" in html(wide)
+    with db():
+        assert ProviderSecret.select().count() == 0
+    assert add(ada, "openai", allowed_hosts="api.openai.com").status_code == 201  # the default: no password

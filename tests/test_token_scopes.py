@@ -298,3 +298,17 @@ def test_a_new_token_comes_with_copy_buttons_and_ready_to_paste_snippets(gateway
     assert f"curl http://localhost/v1/chat/completions -H \"Authorization: Bearer {token}\"" in created
     assert f"export OPENAI_BASE_URL=http://localhost/v1 OPENAI_API_KEY={token}" in created
     assert f"ANTHROPIC_BASE_URL=http://localhost ANTHROPIC_API_KEY={token}" in created
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/responses", {"input": "hello"}), ("/v1/responses", {"input": "hello", "stream": True}),
+    ("/v1/messages", {"max_tokens": 16, "messages": MESSAGES}),
+    ("/v1/messages", {"max_tokens": 16, "messages": MESSAGES, "stream": True}),
+    ("/v1/embeddings", {"input": "hello"})])
+def test_every_other_wire_keeps_a_token_to_its_models(gateway, models, fake_provider, path, body):
+    token = bearer(scoped_token(gateway, ["chat"], ["alpha"]))
+    client = gateway.test_client()
+    refused = client.post(path, json={"model": "beta", **body}, headers=token)
+    assert refused.status_code == 403 and "'beta'" in refused.get_data(as_text=True)
+    assert fake_provider.calls == []
+    assert client.post(path, json={"model": "alpha", **body}, headers=token).status_code == 200

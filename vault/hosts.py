@@ -33,19 +33,21 @@ def parse(value):
 
 
 def _check(pattern):
+    """Each message starts with the field's name: a page shows it next to the field, a script
+    reading only the message still learns which field is wrong."""
     shown = pattern[:60]
     if len(pattern) > MAX_LENGTH:
-        raise _refused(f"A host pattern is longer than {MAX_LENGTH} characters.")
+        raise _refused(f"'allowed_hosts': a host pattern is longer than {MAX_LENGTH} characters.")
     if "://" in pattern or "/" in pattern:
-        raise _refused(f"'{shown}' is a URL; give the host alone, such as api.openai.com.")
+        raise _refused(f"'allowed_hosts': '{shown}' is a URL; give the host alone, such as api.openai.com.")
     if pattern in ("*", "*.") or pattern.startswith("*") and not pattern.startswith("*."):
-        raise _refused(f"'{shown}' would match too much; a wildcard is '*.' and a domain, "
+        raise _refused(f"'allowed_hosts': '{shown}' would match too much; a wildcard is '*.' and a domain, "
                        "such as *.openai.azure.com.")
     match = _PATTERN.fullmatch(pattern)
     if match is None or pattern.startswith("*.") and "." not in pattern[2:]:
-        raise _refused(f"'{shown}' is not a host pattern: a host, host:port or *.domain.")
+        raise _refused(f"'allowed_hosts': '{shown}' is not a host pattern: a host, host:port or *.domain.")
     if match["port"] is not None and not 0 < int(match["port"]) < 65536:
-        raise _refused(f"'{shown}' has a port outside 1 to 65535.")
+        raise _refused(f"'allowed_hosts': '{shown}' has a port outside 1 to 65535.")
 
 
 def _refused(message):

@@ -95,8 +95,11 @@ SECRET_SCHEMAS = {
                                     "`*.domain` for any name below it. See the README, Provider secrets."},
     "SecretCreate": obj(["provider", "api_key"], provider=ref("ProviderId"), api_key=ref("ApiKey"),
                         expires_at=ref("Expiry"), allowed_hosts={
-                            **ref("AllowedHosts"), "description": "Default: the host of the provider's "
-                            "default base URL; required for `custom` (400 allowed_hosts_required)."}),
+                            **or_null(ref("AllowedHosts")), "description": "Default (or null): the host of the provider's "
+                            "default base URL; required for `custom` (400 allowed_hosts_required). Hosts "
+                            "beyond the default need a browser session and `password` (403 "
+                            "session_required / reauthentication_required)."},
+                        password={"type": "string", "maxLength": 1024}),
     "SecretUpdate": {
         **obj(api_key=or_null(ref("ApiKey")), expires_at=ref("Expiry"),
               expected_version=or_null(number(1, 2**31 - 1, integer=True)),
@@ -483,7 +486,7 @@ PATHS = {
         "post": operation("createSecret", "secrets", "Store a key for a provider (version 1)",
                           {"201": {**SECRET_OK, "description": "Created", "headers": {"Location": {
                               "required": True, "schema": {"type": "string"}}}}},
-                          [400, 409], body=ref("SecretCreate"), security=WRITE)},
+                          [400, 403, 409, 429], body=ref("SecretCreate"), security=WRITE)},
     "/api/secrets/{provider}": {
         "parameters": [PROVIDER],
         "get": operation("getSecret", "secrets", "One provider secret", {"200": SECRET_OK}, [403, 404]),

@@ -80,6 +80,19 @@ def test_a_model_pointed_at_the_thiefs_host_cannot_chat_with_the_provider_secret
     assert_nothing_arrived(attacker)
 
 
+def test_no_wire_of_v1_carries_the_key_to_the_thiefs_host(vault_app, ada, attacker):
+    client = vault_app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token_for(vault_app, 'ada@example.com')}"
+    model(client, "exfil", base_url=attacker.openai_base)
+    for path, body in (("/v1/responses", {"input": "hello"}), ("/v1/embeddings", {"input": "hello"}),
+                       ("/v1/messages", {"max_tokens": 16, **CHAT})):
+        for stream in (False, True) if path != "/v1/embeddings" else (None,):
+            streaming = {} if stream is None else {"stream": stream}
+            answer = client.post(path, json={"model": "exfil", **streaming, **body})
+            assert answer.status_code == 403 and "127.0.0.2" in answer.get_data(as_text=True), path
+    assert_nothing_arrived(attacker)
+
+
 def test_moving_a_relying_model_to_the_thiefs_host_cannot_chat(thief, ada, attacker, fake_provider):
     mid = model(ada, "relying")
     assert thief.patch(f"/api/models/{mid}", json={"base_url": attacker.openai_base}).status_code == 200
@@ -167,8 +180,7 @@ def test_malformed_host_patterns_are_refused_with_the_field_named(ada, hosts, na
     before = ada.get("/api/secrets/openai").json["secret"]
     answer = refused(ada.put("/api/secrets/openai", json={"allowed_hosts": hosts, "password": PASSWORD}),
                      "invalid_allowed_hosts", 400)
-    assert named in answer.json["error"]["message"] and "allowed_hosts" in answer.json["error"]["message"] \
-        or named in answer.json["error"]["message"]
+    assert named in answer.json["error"]["message"] and "allowed_hosts" in answer.json["error"]["message"]
     assert ada.get("/api/secrets/openai").json["secret"] == before
 
 
@@ -176,7 +188,8 @@ def test_a_custom_secret_must_say_where_it_may_go(ada):
     refused(ada.post("/api/secrets", json={"provider": "custom", "api_key": "sk-custom-0123456789"}),
             "allowed_hosts_required", 400)
     made = ada.post("/api/secrets", json={"provider": "custom", "api_key": "sk-custom-0123456789",
-                                          "allowed_hosts": ["LLM.example.com:8443", "*.corp.example"]})
+                                          "allowed_hosts": ["LLM.example.com:8443", "*.corp.example"],
+                                          "password": PASSWORD})
     assert made.status_code == 201 and made.json["secret"]["allowed_hosts"] == ["llm.example.com:8443",
                                                                                 "*.corp.example"]
 
@@ -195,6 +208,39 @@ def test_every_test_and_check_is_audited_with_key_source_and_host(vault_app, ada
             .split("/")[0]) in rows
     assert ("secret.check", "secret:openai", "ok", f"provider_secret → {host}") in rows
     assert used is not None
+
+
+@pytest.mark.parametrize("use", ["saved test", "unsaved test", "check"])
+def test_each_test_and_check_moves_last_used(vault_app, ada, use):
+    def last_used():
+        with vault_app.app_context(), database.connection_context():
+            return ProviderSecret.get(ProviderSecret.provider == "openai").last_used_at
+    mid = model(ada, "relying")
+    assert last_used() is None
+    answer = {"saved test": lambda: ada.post(f"/api/models/{mid}/test"),
+              "unsaved test": lambda: ada.post("/api/models/test", json={"provider": "openai", "model_id": "echo"}),
+              "check": lambda: ada.post("/api/secrets/openai/check")}[use]()
+    assert answer.status_code == 200 and answer.json["ok"] is True
+    assert last_used() is not None
+
+
+def test_a_thief_cannot_delete_a_secret_and_add_it_back_bound_to_their_host(thief, ada, attacker):
+    """Found in review: deleting the secret and adding it again with allowed_hosts of one's own
+    choosing needed neither the password nor a session. The owner's next rotation would then
+    have sent the real key to the thief's host."""
+    assert thief.delete("/api/secrets/openai").status_code == 204
+    rebind = {"provider": "openai", "api_key": "sk-thiefs-placeholder-1", "allowed_hosts": ["127.0.0.2"]}
+    refused(thief.post("/api/secrets", json=rebind),
+            "session_required" if "HTTP_AUTHORIZATION" in thief.environ_base else "reauthentication_required")
+    refused(thief.post("/api/secrets", json={**rebind, "password": "a guess"}),
+            "session_required" if "HTTP_AUTHORIZATION" in thief.environ_base else "reauthentication_required")
+    assert ada.get("/api/secrets/openai").status_code == 404  # nothing half-made
+    # the provider's own host, or fewer hosts, are no choice of where the key goes: no password
+    made = thief.post("/api/secrets", json={"provider": "openai", "api_key": "sk-owners-new-key-2"})
+    assert made.status_code == 201
+    model(ada, "elsewhere", base_url=attacker.openai_base)
+    refused(ada.post("/api/chat", json={"model_id": "elsewhere", **CHAT}), "host_not_allowed")
+    assert attacker.keys_seen() == []
 
 
 def test_a_check_obeys_allowed_hosts_too(ada, fake_provider):

@@ -33,9 +33,12 @@ def index():
 
 
 @bp.post("/secrets")
+@guarded("RATELIMIT_LOGIN", password_refused)
 def create():
-    body = json_body(allowed={"provider", "api_key", "expires_at", "allowed_hosts"})
+    body = json_body(allowed={"provider", "api_key", "expires_at", "allowed_hosts", "password"})
     provider = required_str(body, "provider", 32)
+    if service.widens(provider, body.get("allowed_hosts")):
+        _confirm_hosts(body.get("password"))
     secret = service.create(current_user, provider, body.get("api_key"),
                             service.parse_expiry(body.get("expires_at")), body.get("allowed_hosts"))
     location = url_for(".show", provider=secret.provider)
@@ -82,9 +85,13 @@ def history(provider):
 def _allow_hosts(provider, body, version):
     if set(body) - {"allowed_hosts", "password", "expected_version"}:
         raise BadRequest("Change allowed_hosts on its own, not with a new key or expiry.")
-    refuse_tokens("Where a key may be sent is")
-    reauthenticate(current_user, body.get("password"), "secret.allow_hosts")
+    _confirm_hosts(body.get("password"))
     return service.allow_hosts(current_user, provider, body["allowed_hosts"], version)
+
+
+def _confirm_hosts(password):
+    refuse_tokens("Where a key may be sent is")
+    reauthenticate(current_user, password, "secret.allow_hosts")
 
 
 def _json(secret):

@@ -24,6 +24,8 @@ class SecretForm(FlaskForm):
                                                   "autocapitalize": "off"})
     expires_at = DateField("Expires on", validators=[Optional()])
     allowed_hosts = StringField("Allowed hosts", render_kw={"spellcheck": "false", "autocapitalize": "off"})
+    # adding a key bound to hosts beyond the provider's own is choosing where it may go
+    password = PasswordField("Your password", render_kw={"autocomplete": "current-password"})
     expected_version = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(1)])
     # minutes east of UTC, set by app.js: a date means the end of that day where the user is
     utc_offset = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(-14 * 60, 14 * 60)])

@@ -161,6 +161,16 @@ def create(user, provider, api_key, expires_at=None, allowed_hosts=None):
     return secret
 
 
+def widens(provider, allowed_hosts):
+    """True when a new secret would name hosts beyond its provider's own. That is choosing where
+    the key may go, which takes a browser session and the password, as changing the hosts
+    later does: else a token could delete a secret and add it back bound to a host of its own,
+    and the owner's next rotation would send the real key there."""
+    if allowed_hosts is None or providers.get(provider) is None:
+        return False
+    return not set(hosts.parse(allowed_hosts)) <= set(hosts.default_for(base_url_for(provider)) or ())
+
+
 def update(user, provider, api_key=None, expected_version=None, expires_at=UNSET):
     """Rotate the key and/or change the expiry, versioned."""
     if api_key is None and expires_at is UNSET:

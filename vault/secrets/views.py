@@ -44,10 +44,11 @@ def new(provider):
 
 
 @bp.post("/<provider>")
+@guarded("RATELIMIT_LOGIN", password_refused)
 def create(provider):
     r = service.row(current_user, provider)  # 404 for an unknown provider
     form = SecretForm(provider)
-    if not form.validate_on_submit():
+    if not form.validate_on_submit() or not _hosts_confirmed(form, provider):
         return render_template(FORM, r=r, form=form), 422
     try:
         service.create(current_user, provider, form.api_key.data, form.expiry(), form.allowed_hosts.data)
@@ -118,6 +119,18 @@ def _hosts_changed(form, provider):
         return False
     except service.VersionConflict as exc:
         return _stale(form, exc)
+    return True
+
+
+def _hosts_confirmed(form, provider):
+    """Hosts beyond the provider's own take the password, as changing them later does."""
+    if not service.widens(provider, form.allowed_hosts.data):
+        return True
+    try:
+        reauthenticate(current_user, form.password.data, "secret.allow_hosts")
+    except ReauthenticationRequired as exc:
+        form.password.errors.append(exc.message)
+        return False
     return True
 
 
