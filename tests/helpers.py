@@ -96,6 +96,9 @@ def register(page, email="ada@example.com", password=PASSWORD):
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_label("Repeat password").fill(password)
     page.get_by_role("button", name="Create account").click()
+    page.wait_for_url("**/login")  # registering signs nobody in, new email or taken
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/secrets")
 
 

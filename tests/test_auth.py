@@ -15,10 +15,13 @@ def register(client, email="grace@example.com", password=PASSWORD, confirm=None)
                                           "csrf_token": csrf_from(client.get("/register"))})
 
 
-def test_register_signs_in_and_stores_argon2id_hash(client, db):
+def test_register_makes_the_account_asks_to_sign_in_and_stores_argon2id_hash(client, db):
     response = register(client, "Grace@Example.com")
-    assert response.status_code == 302 and response.headers["Location"] == "/secrets"
-    assert client.get("/secrets").status_code == 200
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert client.get("/secrets").status_code == 302  # nobody is signed in by registering
+    login = client.get("/login").get_data(as_text=True)
+    assert "Your account is ready" in login and 'value="grace@example.com"' in login
+    assert sign_in(client, "grace@example.com").get("/secrets").status_code == 200
     with db():
         user = User.get()
         assert user.email == "grace@example.com"
@@ -28,7 +31,7 @@ def test_register_signs_in_and_stores_argon2id_hash(client, db):
 def test_register_with_a_taken_email_makes_no_account_and_signs_nobody_in(client, app, db):
     make_user(app, "grace@example.com")
     taken = register(client, "GRACE@example.com")  # answered as a new account is (tests/security)
-    assert taken.status_code == 302 and taken.headers["Location"] == "/secrets"
+    assert taken.status_code == 302 and taken.headers["Location"] == "/login"
     assert client.get("/secrets").status_code == 302
     assert "no second one was made" in client.get("/login").get_data(as_text=True)
     with db():

@@ -235,14 +235,26 @@ def test_successful_registrations_from_one_address_are_limited_too(proxied, db):
         assert User.select().count() == 2 + 21
 
 
+def csrf_from_text(page):
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
 def test_registering_a_taken_email_answers_as_a_new_account_does(app, db, monkeypatch):
     make_user(app, "ada@example.com")
     hashed = []
     monkeypatch.setattr(passwords, "hash_password", lambda pw: hashed.append(pw) or passwords.hasher.hash(pw))
-    fresh, taken = register(app.test_client(), "grace@example.com"), register(app.test_client(), "ADA@example.com")
+    fresh_client, taken_client = app.test_client(), app.test_client()
+    fresh, taken = register(fresh_client, "grace@example.com"), register(taken_client, "ADA@example.com")
     assert (fresh.status_code, fresh.headers["Location"], fresh.get_data()) == \
            (taken.status_code, taken.headers["Location"], taken.get_data())
     assert len(hashed) == 2  # the same work either way, so the time says nothing either
+    # nor does what follows: neither is signed in, and each is asked to sign in the same way
+    for client in (fresh_client, taken_client):
+        assert client.get("/api/tokens").status_code == 401
+    pages = [c.get("/login").get_data(as_text=True).replace("grace@example.com", "E").replace("ada@example.com", "E")
+             for c in (fresh_client, taken_client)]
+    csrf = [csrf_from_text(page) for page in pages]
+    assert pages[0].replace(csrf[0], "T") == pages[1].replace(csrf[1], "T")
     with db():
         assert User.select().where(User.email == "ada@example.com").count() == 1
 

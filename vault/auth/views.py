@@ -10,8 +10,8 @@ from .forms import LoginForm, RegisterForm
 from .users import EmailTaken, check_password, close_session, create_user, open_session
 
 bp = Blueprint("auth", __name__)
-TAKEN_OR_YOURS = ("Sign in to continue. If this email already had an account, no second one was "
-                  "made: sign in with that account's password.")
+REGISTERED = ("Your account is ready: sign in with it. (If this email already had an account, no "
+              "second one was made: sign in with that account's password.)")
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -21,15 +21,15 @@ def register():
     if not form.validate_on_submit():
         return render_template("auth/register.html", form=form), 422 if form.errors else 200
     try:
-        user = create_user(form.email.data, form.password.data)  # hashes first, taken or not
+        create_user(form.email.data, form.password.data)  # hashes first, taken or not
     except EmailTaken:
-        # The same answer as for a new account, so the page does not tell who is registered;
-        # only nobody is signed in, and the sign-in page says what to do.
-        flash(TAKEN_OR_YOURS, "info")
-    else:
-        _sign_in(user)
-        flash("Welcome! Add your first provider key below.", "success")
-    return redirect(url_for("secrets.index"))
+        pass
+    # The same answer either way, signed in in neither case: a new account signed in at once
+    # would tell whoever registers an address whether it was taken. The sign-in form is filled
+    # with the email, carried in the session rather than the URL (and its access log).
+    session["registered_email"] = form.email.data.strip().lower()
+    flash(REGISTERED, "info")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -44,6 +44,8 @@ def login():
         audit.record(None, "user.login", "login", outcome="refused")
         form.password.errors.append("Email or password is wrong.")
         return render_template("auth/login.html", form=form), 401
+    if not form.is_submitted():
+        form.email.data = session.pop("registered_email", None)
     return render_template("auth/login.html", form=form), 422 if form.errors else 200
 
 
