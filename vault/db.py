@@ -338,8 +338,10 @@ def _model_versions(migrator):
     """Version 4: models carry a version, so two tabs editing one model cannot undo each other;
     sessions keep the address they signed in from, so the account page can tell them apart."""
     from playhouse.migrate import migrate as run
-    run(migrator.add_column("llm_model", "version", pw.IntegerField(default=1)),
-        migrator.add_column("session", "address", pw.CharField(max_length=64, default="")))
+    columns = {("llm_model", "version"): pw.IntegerField(default=1),
+               ("session", "address"): pw.CharField(max_length=64, default="")}
+    run(*(migrator.add_column(table, name, field) for (table, name), field in columns.items()
+          if name not in {c.name for c in database.get_columns(table)}))  # a re-run adds nothing twice
 
 
 MIGRATIONS = [_key_egress, _model_keys_bound_to_owner, _user_ids_never_reused, _model_versions]
