@@ -315,3 +315,13 @@ def test_signed_out_visitors_are_sent_to_login(client):
 def test_nav_links_the_email_to_the_account_page(ada):
     html = ada.get("/secrets").get_data(as_text=True)
     assert '<a href="/account"' in html and "ada@example.com</a>" in html
+
+
+def test_sessions_are_told_apart_by_address_and_start_date(app, ada):
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "198.51.100.23"
+    sign_in(other, "ada@example.com")
+    page = ada.get("/account").get_data(as_text=True)
+    assert "from 198.51.100.23" in page and "from 127.0.0.1" in page
+    assert re.search(r'<time datetime="[^"]+">\d{4}-\d{2}-\d{2}</time>', page)  # the day it started
+    assert "End session<span class=\"visually-hidden\"> on " in page and "from 198.51.100.23</span>" in page

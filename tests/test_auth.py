@@ -152,3 +152,32 @@ def test_a_fresh_process_hashes_passwords_with_argon2id_at_production_cost():
     printed = subprocess.run([sys.executable, "-c", "from vault.auth import passwords; "
                               "print(passwords.hash_password('x'))"], capture_output=True, text=True, check=True)
     assert printed.stdout.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), printed.stdout
+
+
+def test_sign_in_and_register_tell_password_managers_what_each_field_is(client):
+    login, register_page = client.get("/login").get_data(as_text=True), client.get("/register").get_data(as_text=True)
+    assert re.search(r'<input autocomplete="username"[^>]*name="email"', login)
+    assert re.search(r'<input autocomplete="current-password"[^>]*name="password"', login)
+    assert re.search(r'<input autocomplete="username"[^>]*name="email"', register_page)
+    assert len(re.findall(r'autocomplete="new-password"', register_page)) == 2
+
+
+def test_a_missing_page_says_so_and_offers_a_way_on(app, ada):
+    stranger = app.test_client().get("/no-such-page").get_data(as_text=True)
+    assert "Nothing here" in stranger and 'href="/login"' in stranger and 'href="/register"' in stranger
+    signed_in = ada.get("/models/no-such-model/edit")
+    body = signed_in.get_data(as_text=True)
+    assert signed_in.status_code == 404 and 'href="/secrets"' in body and 'href="/models"' in body
+
+
+def test_too_many_sign_ins_get_a_page_that_says_what_to_do(client, app):
+    make_user(app, "grace@example.com")
+    for _ in range(5):
+        sign_in_attempt = client.post("/login", data={"email": "grace@example.com", "password": "wrong guess!",
+                                                      "csrf_token": csrf_from(client.get("/login"))})
+        assert sign_in_attempt.status_code == 401
+    locked = client.post("/login", data={"email": "grace@example.com", "password": "wrong guess!",
+                                         "csrf_token": csrf_from(client.get("/login"))})
+    body = locked.get_data(as_text=True)
+    assert locked.status_code == 429 and "Too many attempts" in body and "Nothing was changed" in body
+    assert 'href="/login"' in body and locked.headers["Retry-After"]

@@ -26,9 +26,11 @@ def test_page_and_rows_fragment(ada):
 
 def test_add_from_a_template_uses_provider_defaults(ada):
     response = add(ada)
-    assert response.status_code == 201 and response.headers["HX-Trigger"] == "models-changed"
+    assert response.status_code == 201 and "HX-Trigger" not in response.headers
     body = response.get_data(as_text=True)
     assert body.lstrip().startswith('<form id="model-form"') and "Model “mini” added." in body
+    # the list comes with it, out of band: one round trip, not a second request for the list
+    assert '<div id="model-rows" hx-swap-oob="true">' in body and 'id="model-' in body.split("model-rows")[1]
     model = ada.get("/api/models").json["models"][0]
     assert model["base_url"] == "https://api.openai.com/v1" and model["model_id"] == "gpt-4o-mini"
 
@@ -66,11 +68,11 @@ def test_row_badges(ada, app):
     add(ada, name="local", provider="ollama", model_id="llama3.2")
     rows = ada.get("/models", headers=HX).get_data(as_text=True)
     assert "own key <code>sk-…1a2b</code>" in rows and "no key: add one" in rows and "no key needed" in rows
-    assert "It will have no key until you add a provider secret for openai." in rows
+    assert "It will have no key until you add a provider secret for OpenAI." in rows
     ada.post("/api/secrets", json={"provider": "openai", "api_key": "sk-provider-secret-9f2c"})
     rows = ada.get("/models", headers=HX).get_data(as_text=True)
-    assert "It will use your openai provider secret instead." in rows
-    assert "openai provider secret <code>sk-…9f2c</code>" in rows
+    assert "It will use your OpenAI provider secret instead." in rows
+    assert "OpenAI provider secret <code>sk-…9f2c</code>" in rows
 
 
 def test_edit_in_place_and_cancel(ada):
@@ -84,7 +86,7 @@ def test_edit_in_place_and_cancel(ada):
         f"{prefix}{k}": v for k, v in {"mode": "manual", "name": "renamed", "provider": "openai",
                                        "model_id": "gpt-4.1", "base_url": "https://api.openai.com/v1",
                                        "auth_type": "bearer"}.items()})
-    assert saved.status_code == 200 and saved.headers["HX-Trigger"] == "models-changed"
+    assert saved.status_code == 200 and "HX-Trigger" not in saved.headers
     assert "renamed" in saved.get_data(as_text=True)
     bad = ada.post(f"/models/{mid}", headers=HX, data={f"{prefix}mode": "manual", f"{prefix}name": "",
                                                        f"{prefix}provider": "openai", f"{prefix}model_id": "x"})
@@ -107,12 +109,13 @@ def test_edit_with_empty_key_keeps_it_and_remove_own_key_falls_back(ada, db):
         assert LLMModel.get_by_id(mid).api_key_encrypted is None
 
 
-def test_delete_answers_200_empty_with_trigger(ada):
+def test_delete_answers_with_the_list_and_its_empty_state(ada):
     add(ada)
     mid = model_id(ada, "mini")
     response = ada.post(f"/models/{mid}/delete", headers=HX)
-    assert response.status_code == 200 and response.get_data() == b""
-    assert response.headers["HX-Trigger"] == "models-changed"
+    assert response.status_code == 200 and "HX-Trigger" not in response.headers
+    assert (response.headers["HX-Retarget"], response.headers["HX-Reswap"]) == ("#model-rows", "outerHTML")
+    assert "No models yet" in response.get_data(as_text=True)
     assert ada.get("/api/models").json["models"] == []
 
 

@@ -1,5 +1,10 @@
-"""Jinja filters for pages: relative times, ISO 8601 for <time datetime>."""
+"""Jinja filters for pages: relative times, ISO 8601 for <time datetime>, names for ids."""
+import datetime as dt
+
+from . import providers
 from .db import iso, utcnow
+
+KEY_SOURCES = {"model": "own key", "provider_secret": "provider secret", "none": "no key needed"}
 
 
 def ago(value):
@@ -27,9 +32,22 @@ def tokens(count):
     return str(count)
 
 
+def provider_label(provider_id):
+    """"OpenAI" for "openai": pages show names, the API shows ids."""
+    entry = providers.get(provider_id)
+    return entry.label if entry else provider_id
+
+
+def key_source(source):
+    return KEY_SOURCES.get(source, str(source).replace("_", " "))
+
+
+def last_day(expires_at):
+    """The last day a key expiring at `expires_at` (an end of day) is still used: the form's date."""
+    return (expires_at - dt.timedelta(seconds=1)).date() if expires_at else None
+
+
 def init_app(app):
-    app.jinja_env.filters["ago"] = ago
-    app.jinja_env.filters["iso"] = iso
-    app.jinja_env.filters["tokens"] = tokens
-    from .secrets.forms import last_day
+    app.jinja_env.filters.update(ago=ago, iso=iso, tokens=tokens, provider_label=provider_label,
+                                 key_source=key_source)
     app.jinja_env.globals["last_day"] = last_day

@@ -1,5 +1,7 @@
 """A person adds a model from a template without a key, sees it use the provider secret, tests
 the connection against the fake provider, edits it and deletes it; then chats in the playground."""
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -53,7 +55,7 @@ def test_model_lifecycle_without_reloading(page, fake_provider):
     page.get_by_role("button", name="Save").click()
     row = page.locator("#model-rows tr", has_text="mini")
     row.wait_for()
-    assert "openai provider secret sk-…9f2c" in row.inner_text()
+    assert "OpenAI provider secret sk-…9f2c" in row.inner_text()
 
     row.get_by_role("button", name="Test connection").click()
     row.locator(".badge-ok", has_text="connected").wait_for()
@@ -92,6 +94,15 @@ def test_manual_mode_and_unsaved_test_connection(page, fake_provider):
     assert "own key" in page.locator("#model-rows tr", has_text="custom-echo").inner_text()
 
 
+def add_model(page, name, model_id, **fields):
+    status = page.evaluate("""async (body) => {
+        const csrf = document.querySelector('meta[name="csrf-token"]').content;
+        const r = await fetch('/api/models', {method: 'POST', headers: {'Content-Type': 'application/json',
+                              'X-CSRFToken': csrf}, body: JSON.stringify(body)});
+        return r.status; }""", {"name": name, "provider": "openai", "model_id": model_id, **fields})
+    assert status == 201
+
+
 def test_playground_streams_an_answer(page, fake_provider):
     fake_provider.drip_interval, fake_provider.drip_count = 0.2, 5
     register(page)
@@ -103,17 +114,79 @@ def test_playground_streams_an_answer(page, fake_provider):
     page.locator("#model-rows tr", has_text="dripper").wait_for()
 
     page.get_by_role("link", name="Playground").click()
-    page.get_by_label("Model").select_option(label="dripper (openai · drip)")
+    page.get_by_label("Model", exact=True).select_option(label="dripper (OpenAI · drip)")
     page.get_by_label("Message").fill("one two three four five")
     page.get_by_role("button", name="Send").click()
-    output = page.locator("#chat-output")
+    output = page.locator(".chat-assistant .chat-text")
     expect(output).not_to_be_empty()
     partial = output.inner_text()
     expect(page.get_by_role("button", name="Send")).to_be_enabled(timeout=10_000)
     final = output.inner_text()
     assert len(partial) < len(final)  # it grew while streaming, not in one piece
-    assert "Key source: provider_secret" in page.locator("#chat-meta").inner_text()
+    assert "key: provider secret" in page.locator(".chat-assistant .chat-meta").inner_text()
     assert page.console_errors == []
+
+
+def test_playground_is_a_conversation(page, fake_provider):
+    register(page)
+    add_model(page, "broken", "echo")  # no key: listed first, marked, not preselected
+    add_secret(page)
+    add_model(page, "echoer", "echo", base_url=fake_provider.openai_base)
+    # "broken" has a provider secret now too; a model no secret covers shows "no key"
+    add_model(page, "azure-less", "gpt-4o", provider="azure", base_url="https://x.openai.azure.com/openai/v1")
+    page.goto("/chat")
+    model = page.get_by_label("Model", exact=True)
+    assert "no key" in page.locator("#chat-model option", has_text="azure-less").inner_text()
+    assert model.evaluate("select => select.selectedOptions[0].textContent").strip().startswith("broken")
+    model.select_option(label="echoer (OpenAI · echo)")
+
+    page.get_by_text("System prompt, temperature, max tokens").click()
+    page.get_by_label("System prompt").fill("Be brief.")
+    page.get_by_label("Temperature").fill("0.3")
+    page.get_by_label("Max tokens").fill("50")
+    message = page.get_by_label("Message")
+    message.fill("first line")
+    message.press("Shift+Enter")
+    message.type("second line")
+    assert message.input_value() == "first line\nsecond line"  # Shift+Enter is a newline
+    message.press("Enter")
+    answers = page.locator(".chat-assistant .chat-text")
+    expect(answers.nth(0)).to_have_text("Echo: first line\nsecond line")
+    expect(page.locator(".chat-user .chat-text")).to_have_count(1)
+    message.fill("again")
+    message.press("Enter")
+    expect(answers.nth(1)).to_have_text("Echo: again")
+    sent = fake_provider.calls[-1]["json"]
+    assert [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "user"]
+    assert sent["messages"][0]["content"] == "Be brief." and sent["temperature"] == 0.3
+    assert sent["messages"][2]["content"] == "Echo: first line\nsecond line"
+    assert 50 in (sent.get("max_tokens"), sent.get("max_completion_tokens"))
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.locator(".chat-assistant").nth(1).get_by_role("button", name="Copy").click()
+    assert page.evaluate("navigator.clipboard.readText()") == "Echo: again"
+
+    model.select_option(label="azure-less (Azure OpenAI · gpt-4o) — no key")  # the turn fails, in place
+    message.fill("hello?")
+    message.press("Enter")
+    failed = page.locator(".chat-assistant.chat-failed")
+    expect(failed).to_contain_text(re.compile("azure", re.I))
+    expect(message).to_have_value("hello?")  # given back, to send again
+    model.select_option(label="echoer (OpenAI · echo)")
+    message.press("Enter")
+    expect(answers.nth(3)).to_have_text("Echo: hello?")
+    roles = [m["role"] for m in fake_provider.calls[-1]["json"]["messages"]]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]  # the failed turn left out
+
+    page.get_by_role("button", name="Clear conversation").click()
+    expect(page.locator(".chat-turn")).to_have_count(0)
+    expect(message).to_be_focused()
+    message.fill("fresh start")
+    message.press("Enter")
+    expect(answers.nth(0)).to_have_text("Echo: fresh start")
+    assert [m["role"] for m in fake_provider.calls[-1]["json"]["messages"]] == ["system", "user"]
+    # the one failed turn: its 400 is the only thing the console saw
+    assert len(page.console_errors) == 1 and "400" in page.console_errors[0]
 
 
 def test_typing_a_base_url_the_secret_may_not_reach_warns_before_saving(page):
@@ -127,3 +200,53 @@ def test_typing_a_base_url_the_secret_may_not_reach_warns_before_saving(page):
     page.get_by_label("Base URL").fill(page.evaluate("document.querySelector('[name=base_url]').defaultValue"))
     expect(note).to_contain_text("✓ Without a key here")
     assert page.console_errors == []
+
+
+def test_two_tabs_editing_one_model_do_not_undo_each_other(page):
+    register(page)
+    created = page.evaluate("""async () => {
+        const csrf = document.querySelector('meta[name="csrf-token"]').content;
+        const r = await fetch('/api/models', {method: 'POST', headers: {'Content-Type': 'application/json',
+                              'X-CSRFToken': csrf}, body: JSON.stringify({name: 'mini', provider: 'openai',
+                              model_id: 'gpt-4o-mini'})});
+        return r.status; }""")
+    assert created == 201
+    other = page.context.new_page()
+    for tab in (page, other):
+        tab.goto("/models")
+        tab.locator("#model-rows tr", has_text="mini").get_by_role("button", name="Edit").click()
+        tab.locator("#model-rows tr.inline-form").wait_for()
+        settle(tab)
+    first = page.locator("#model-rows tr.inline-form")
+    first.get_by_label("Name").fill("mini-renamed")
+    first.get_by_role("button", name="Save").click()
+    page.locator("#model-rows tr", has_text="mini-renamed").wait_for()
+
+    stale = other.locator("#model-rows tr.inline-form")
+    stale.get_by_label("Model ID").fill("gpt-4.1-mini")
+    stale.get_by_role("button", name="Save").click()
+    expect(stale.get_by_role("alert")).to_contain_text("changed in another tab")
+    page.reload()
+    expect(page.locator("#model-rows")).to_contain_text("mini-renamed")
+    expect(page.locator("#model-rows")).not_to_contain_text("gpt-4.1-mini")
+
+    stale.get_by_role("button", name="Save").click()  # knowingly replacing the other tab's version
+    other.locator("#model-rows tr:not(.inline-form)", has_text="gpt-4.1-mini").wait_for()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_azure_from_a_template_asks_for_its_resource(page, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    register(page)
+    page.goto("/models")
+    with page.expect_response(lambda response: "/models/form" in response.url):
+        page.get_by_label("Provider").select_option("azure")
+    settle(page)
+    form = page.locator("#model-form")
+    form.get_by_label("Name").fill("az")
+    form.get_by_role("button", name="Save").click()
+    expect(form.locator(".field-error")).to_contain_text("Replace the {placeholder} in the base URL")
+    form.get_by_label("Base URL").fill("https://contoso.openai.azure.com/openai/v1")
+    form.get_by_role("button", name="Save").click()
+    expect(page.locator("#model-rows")).to_contain_text("Azure OpenAI")
+    expect(form).to_contain_text("Model “az” added.")

@@ -48,9 +48,9 @@ def test_add_rotate_check_and_delete_a_key_without_reload(page, fake_provider):
 
     row.get_by_role("button", name="History").click()
     history = page.locator("#secret-openai-history")
-    expect(history).to_contain_text("check (v2)")
-    expect(history).to_contain_text("rotate (v2)")
-    expect(history).to_contain_text("create (v1)")
+    expect(history).to_contain_text("checked (v2)")
+    expect(history).to_contain_text("rotated (v2)")
+    expect(history).to_contain_text("added (v1)")
 
     dialogs = []
     page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))

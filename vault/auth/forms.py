@@ -12,15 +12,21 @@ def plausible_email(form, field):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    # autocomplete: password managers fill the right fields, and offer to save on register
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "username"})
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)],
+                             render_kw={"autocomplete": "current-password"})
     submit = SubmitField("Sign in")
 
 
 class RegisterForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254), plausible_email])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254), plausible_email],
+                       render_kw={"autocomplete": "username"})
     password = PasswordField("Password", validators=[
-        DataRequired(), Length(min=10, max=1024, message="Use 10 to 1024 characters.")])
+        DataRequired(), Length(min=10, max=1024, message="Use 10 to 1024 characters.")],
+        render_kw={"autocomplete": "new-password"})
     confirm = PasswordField("Repeat password", validators=[
-        DataRequired(), EqualTo("password", message="The two passwords differ.")])
+        DataRequired(), EqualTo("password", message="The two passwords differ.")],
+        render_kw={"autocomplete": "new-password"})
     submit = SubmitField("Create account")

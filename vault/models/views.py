@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from ..gateway import usage
 from ..errors import VaultError, VersionConflict
-from ..htmx import fragment, page_or_fragment, removed
+from ..htmx import fragment, page_or_fragment, replacing
 from ..validate import FieldError
 from . import service
 from .forms import EditForm, ModelForm
@@ -45,7 +45,8 @@ def key_note():
 def create():
     form = _new_form()
     if form.validate_on_submit() and _saved(form, lambda: service.create(current_user, form.values())):
-        return _form_fragment(_new_form(None), created=form.name.data), 201, {"HX-Trigger": "models-changed"}
+        # a fresh form, and the list with the new model in it (out of band): one round trip
+        return _form_fragment(_new_form(None), created=form.name.data, rows_oob=True, **_rows()), 201
     return _form_fragment(form), 422
 
 
@@ -73,19 +74,19 @@ def update(model_uuid):
     model = service.owned(current_user, model_uuid)
     form = EditForm(mode="manual", prefix=_edit_prefix(model_uuid))
     if form.validate_on_submit() and _saved(form, lambda: service.update(current_user, model_uuid, form.values())):
-        return _row(service.visible(current_user, model_uuid), trigger="models-changed")
+        return _row(service.visible(current_user, model_uuid))
     return render_template("models/_partials/model_edit_row.html", m=model, form=form), 422
 
 
 @bp.post("/<model_uuid>/remove-key")
 def remove_key(model_uuid):
-    return _row(service.remove_key(current_user, model_uuid), trigger="models-changed")
+    return _row(service.remove_key(current_user, model_uuid))
 
 
 @bp.post("/<model_uuid>/delete")
 def delete(model_uuid):
     service.delete(current_user, model_uuid)
-    return removed("models-changed")
+    return replacing("#model-rows", "models/_partials/model_rows.html", **_rows())  # the empty state too
 
 
 @bp.post("/<model_uuid>/test")
@@ -119,7 +120,7 @@ def _saved(form, save):
 
 
 def _form_fragment(form, template="models/_partials/model_form.html", **ctx):
-    secrets = service.secrets_by_provider(current_user)
+    secrets = ctx.pop("secrets", None) or service.secrets_by_provider(current_user)
     typed = form.mode.data == "manual" or "{" in form.default_base_url
     base_url = form.base_url.data if typed else form.default_base_url
     return render_template(template, form=form, entry=form.entry, secrets=secrets,
@@ -134,8 +135,8 @@ def _rows():
             "warning_of": lambda m: service.host_warning(m, secrets)}
 
 
-def _row(model, trigger=None):
-    return fragment("models/_partials/model_row.html", trigger=trigger, m=model, **_rows())
+def _row(model):
+    return fragment("models/_partials/model_row.html", m=model, **_rows())
 
 
 def _test_result(run, model_uuid=None):

@@ -9,13 +9,9 @@ from wtforms.widgets import HiddenInput
 from .. import hosts
 from ..db import utcnow
 from ..errors import BadRequest
+from ..filters import last_day
 from ..urls import base_url_for
 from ..validate import clean_key
-
-
-def last_day(expires_at):
-    """The last day a key expiring at `expires_at` (an end of day) is still used: the form's date."""
-    return (expires_at - dt.timedelta(seconds=1)).date() if expires_at else None
 
 
 class SecretForm(FlaskForm):

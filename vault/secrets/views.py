@@ -4,7 +4,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from ..auth.users import ReauthenticationRequired, reauthenticate
-from ..htmx import fragment, is_htmx, page_or_fragment, removed
+from ..htmx import fragment, is_htmx, page_or_fragment, replacing
 from ..ratelimit import guarded, password_refused
 from . import service
 from .forms import HostsForm, SecretForm
@@ -12,6 +12,7 @@ from .forms import HostsForm, SecretForm
 bp = Blueprint("secrets", __name__, url_prefix="/secrets")
 
 ROW = "secrets/_partials/secret_row.html"
+ROWS = "secrets/_partials/secret_rows.html"
 FORM = "secrets/_partials/secret_form.html"
 HOSTS_FORM = "secrets/_partials/hosts_form.html"
 
@@ -24,8 +25,7 @@ def signed_in():
 
 @bp.get("")
 def index():
-    return page_or_fragment("secrets/index.html", "secrets/_partials/secret_rows.html",
-                            rows=service.overview(current_user))
+    return page_or_fragment("secrets/index.html", ROWS, rows=service.overview(current_user))
 
 
 @bp.get("/<provider>")
@@ -58,7 +58,8 @@ def create(provider):
         rotate.form_errors.append(f"A key ({secret.key_preview}) was added meanwhile, in another tab or "
                                   "window: enter yours again to replace it, or Cancel to keep it.")
         return fragment(FORM, r=service.row(current_user, provider), form=rotate)
-    return fragment(ROW, 201, trigger="secrets-changed", r=service.row(current_user, provider))
+    return _rows(201, "{label} key saved: models of {label} without a key of their own use it now.",
+                 provider)
 
 
 @bp.get("/<provider>/rotate")
@@ -72,14 +73,15 @@ def edit(provider):
 def update(provider):
     form = SecretForm(provider, service.get(current_user, provider, "secret.rotate"))
     if form.validate_on_submit() and _rotated(form, provider):
-        return fragment(ROW, trigger="secrets-changed", r=service.row(current_user, provider))
+        return _rows(200, "{label} key updated: every model using it has the change on its next "
+                     "request.", provider)
     return render_template(FORM, r=service.row(current_user, provider), form=form), 422
 
 
 @bp.delete("/<provider>")
 def delete(provider):
     service.delete(current_user, provider)
-    return removed("secrets-changed")
+    return _rows(200, "{label} key deleted.", provider)
 
 
 @bp.post("/<provider>/check")
@@ -106,7 +108,7 @@ def hosts(provider):
 def allow_hosts(provider):
     form = HostsForm(provider, service.get(current_user, provider, "secret.allow_hosts"))
     if form.validate_on_submit() and _hosts_changed(form, provider):
-        return fragment(ROW, trigger="secrets-changed", r=service.row(current_user, provider))
+        return _rows(200, "Where the {label} key may go is changed.", provider)
     return render_template(HOSTS_FORM, r=service.row(current_user, provider), form=form), 422
 
 
@@ -120,6 +122,14 @@ def _hosts_changed(form, provider):
     except service.VersionConflict as exc:
         return _stale(form, exc)
     return True
+
+
+def _rows(status, notice, provider):
+    """After a change, the whole list: its order, counts and expiry notes follow the change, and a
+    line says what was done."""
+    label = service.known_provider(provider).label
+    return replacing("#secret-rows", ROWS, status, rows=service.overview(current_user),
+                     notice=notice.format(label=label))
 
 
 def _hosts_confirmed(form, provider):

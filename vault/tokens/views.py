@@ -51,8 +51,9 @@ def create():
             form[exc.field].errors.append(exc.message)
         else:
             names = service.models_of(row) or service.model_names(current_user) or ["my-model"]
-            return fragment(FORM, 201, trigger="tokens-changed", form=token_form(formdata=None),
-                            created=row, token=token, example_model=names[0])
+            # a fresh form showing the token, and the list with it (out of band): one round trip
+            return fragment(FORM, 201, form=token_form(formdata=None), created=row, token=token,
+                            example_model=names[0], rows_oob=True, tokens=service.listed(current_user))
     return render_template(FORM, form=form), 422
 
 
@@ -60,4 +61,4 @@ def create():
 @login_required
 def revoke(token_id):
     row = service.revoke(current_user, token_id)
-    return fragment("tokens/_partials/token_row.html", trigger="tokens-changed", t=row)
+    return fragment("tokens/_partials/token_row.html", t=row)

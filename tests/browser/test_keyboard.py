@@ -1,0 +1,90 @@
+"""The pages by keyboard alone: an inline form takes focus when it opens and gives it back to
+the button that opened it when it closes (Escape closes it), a removed row hands focus to the
+heading, every button names its row, and focus is always visible."""
+from playwright.sync_api import expect
+
+from tests.helpers import register
+
+KEY = "sk-keyboard-only-0001"
+
+
+def focused_inside(locator):
+    return locator.evaluate("element => element.contains(document.activeElement)")
+
+
+def test_a_secret_added_rotated_and_closed_by_keyboard(page):
+    register(page)
+    row = page.locator("#secret-openai")
+    row.get_by_role("button", name="Add key").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#openai-api-key")).to_be_focused()  # into what opened
+    page.keyboard.press("Escape")
+    expect(row.get_by_role("button", name="Add key")).to_be_focused()  # back to what opened it
+
+    page.keyboard.press("Enter")
+    expect(page.locator("#openai-api-key")).to_be_focused()
+    page.keyboard.type(KEY)
+    page.keyboard.press("Enter")
+    expect(row).to_contain_text("sk-…0001")
+    assert focused_inside(row)  # not dropped to the page
+
+    row.get_by_role("button", name="Rotate").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#openai-api-key")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(row.get_by_role("button", name="Rotate")).to_be_focused()
+    assert page.console_errors == []
+
+
+def test_a_model_edited_and_deleted_by_keyboard(page):
+    register(page)
+    for name in ("alpha", "beta"):
+        assert page.evaluate("""async (name) => {
+            const csrf = document.querySelector('meta[name="csrf-token"]').content;
+            const r = await fetch('/api/models', {method: 'POST', headers: {'Content-Type': 'application/json',
+                'X-CSRFToken': csrf}, body: JSON.stringify({name, provider: 'openai', model_id: 'gpt-4o'})});
+            return r.status; }""", name) == 201
+    page.goto("/models")
+    alpha = page.locator("#model-rows tr", has_text="alpha")
+    alpha.get_by_role("button", name="Edit").focus()
+    page.keyboard.press("Enter")
+    editing = page.locator("#model-rows tr.inline-form")
+    expect(editing.get_by_label("Name")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(alpha.get_by_role("button", name="Edit")).to_be_focused()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    alpha.get_by_role("button", name="Delete").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#model-rows")).not_to_contain_text("alpha")
+    expect(page.locator("main h1")).to_be_focused()
+    assert page.console_errors == []
+
+
+def test_every_button_names_its_row(page):
+    register(page)
+    page.evaluate("""async () => {
+        const csrf = document.querySelector('meta[name="csrf-token"]').content;
+        const post = (path, body) => fetch(path, {method: 'POST', headers: {'Content-Type': 'application/json',
+                                                  'X-CSRFToken': csrf}, body: JSON.stringify(body)});
+        await post('/api/secrets', {provider: 'openai', api_key: 'sk-names-0000000001'});
+        await post('/api/secrets', {provider: 'groq', api_key: 'gsk_names0000000002'});
+        for (const name of ['one', 'two']) await post('/api/models', {name, provider: 'openai', model_id: 'gpt-4o'});
+    }""")
+    for path, rows in (("/secrets", "#secret-rows"), ("/models", "#model-rows")):
+        page.goto(path)
+        names = page.locator(f"{rows} button").evaluate_all("buttons => buttons.map(b => b.textContent.trim())")
+        assert len(names) > 4 and len(names) == len(set(names)), names
+    page.goto("/secrets")
+    rotate = page.get_by_role("button", name="Rotate the Groq key")
+    expect(rotate).to_have_count(1)
+
+
+def test_focus_is_always_visible(page):
+    register(page)
+    page.keyboard.press("Tab")
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        outline = page.evaluate("""() => { const s = getComputedStyle(document.activeElement);
+            return [document.activeElement.tagName, s.outlineStyle, parseFloat(s.outlineWidth)]; }""")
+        assert outline[1] != "none" and outline[2] >= 2, outline
