@@ -95,10 +95,10 @@ SECRET_SCHEMAS = {
                                     "`*.domain` for any name below it. See the README, Provider secrets."},
     "SecretCreate": obj(["provider", "api_key"], provider=ref("ProviderId"), api_key=ref("ApiKey"),
                         expires_at=ref("Expiry"), allowed_hosts={
-                            **or_null(ref("AllowedHosts")), "description": "Default (or null): the host of the provider's "
-                            "default base URL; required for `custom` (400 allowed_hosts_required). Hosts "
-                            "beyond the default need a browser session and `password` (403 "
-                            "session_required / reauthentication_required)."},
+                            **or_null(ref("AllowedHosts")), "description": "Default (or null): the host "
+                            "of the provider's default base URL; required for `custom` (400 "
+                            "allowed_hosts_required). Hosts beyond the default need a browser session "
+                            "and `password` (403 session_required / reauthentication_required)."},
                         password={"type": "string", "maxLength": 1024}),
     "SecretUpdate": {
         **obj(api_key=or_null(ref("ApiKey")), expires_at=ref("Expiry"),
