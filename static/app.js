@@ -55,17 +55,16 @@
     if (!opener || (active && active !== document.body && active.isConnected)) return;
     var scope = document.getElementById(opener.scope);
     var target = null;
-    if (!scope) target = document.querySelector("main h1");
-    else if (scope.matches(".inline-form")) target = scope.querySelector("[aria-invalid=true]") || firstField(scope);
-    else target = buttonNamed(scope, opener.text) || scope.querySelector("button, a[href], input, select, textarea");
-    if (target) {
-      if (target.matches("h1")) target.setAttribute("tabindex", "-1");
-      target.focus();
-    }
+    if (scope && scope.matches(".inline-form")) target = scope.querySelector("[aria-invalid=true]") || firstField(scope);
+    else if (scope) target = buttonNamed(scope, opener.text) || scope.querySelector("button, a[href], input, select, textarea");
+    if (!scope || !scope.matches(".inline-form")) opener = null;  // closed: nothing more to give back
+    target = target || document.querySelector("main h1");  // a row gone, or one with nothing to focus
+    if (target.matches("h1")) target.setAttribute("tabindex", "-1");
+    target.focus();
   });
   // Escape closes an inline form, as its Cancel button does.
   document.addEventListener("keydown", function (e) {
-    if (e.key !== "Escape" || !e.target.closest) return;
+    if (e.key !== "Escape" || e.isComposing || !e.target.closest) return;
     var row = e.target.closest("tr.inline-form");
     var cancel = row && row.querySelector("[data-cancel]");
     if (cancel) { e.preventDefault(); cancel.click(); }

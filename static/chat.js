@@ -103,6 +103,7 @@
     var meta = turn.querySelector(".chat-meta");
     meta.textContent = "waiting for the model…";
     var failed = null;
+    turn.setAttribute("aria-busy", "true");  // read out once whole, not token by token
     controller = new AbortController();
     try {
       var response = await fetch(form.dataset.endpoint, {
@@ -121,7 +122,11 @@
       failed = err.name === "AbortError" ? null : "The vault could not be reached.";
       if (err.name === "AbortError") meta.textContent += " · stopped";
     }
+    turn.removeAttribute("aria-busy");
     var answer = turn.querySelector(".chat-text").textContent;
+    // stopped before a word arrived: kept, the user's message would stand alone in the history,
+    // and the next turn would send two user messages in a row
+    if (!failed && !answer) failed = "Stopped before the model answered.";
     if (failed) {
       // a failed turn is not part of the conversation: the message goes back to be sent again
       user.classList.add("chat-failed"); turn.classList.add("chat-failed");
@@ -129,9 +134,8 @@
       turn.setAttribute("role", "alert");
       if (!message.value) message.value = text;
     } else {
-      history.push({ role: "user", content: text });
-      if (answer) history.push({ role: "assistant", content: answer });
-      turn.querySelector("footer").hidden = !answer;
+      history.push({ role: "user", content: text }, { role: "assistant", content: answer });
+      turn.querySelector("footer").hidden = false;
     }
   }
 
@@ -148,7 +152,8 @@
   });
 
   message.addEventListener("keydown", function (e) {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+    // 229: the Enter that confirms an input method's composition (Safari reports it so)
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
       e.preventDefault();
       form.requestSubmit();
     }

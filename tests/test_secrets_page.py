@@ -322,3 +322,13 @@ def test_a_custom_key_checked_without_a_url_is_not_shown_as_broken(ada):
     assert add(ada, "custom", allowed_hosts="llm.internal:8443", password=PASSWORD).status_code == 201
     checked = html(ada.post("/secrets/custom/check", headers=HX))
     assert '<span class="badge badge-info">no base URL</span>' in checked and "badge-bad" not in checked
+
+
+def test_someone_elses_wrong_passwords_do_not_block_adding_a_key(app, ada):
+    """The add form always carries its (empty) password field: that is no guess to count."""
+    from tests.helpers import csrf_from
+    stranger = app.test_client()
+    for _ in range(6):
+        stranger.post("/login", data={"email": "ada@example.com", "password": "wrong guess!",
+                                      "csrf_token": csrf_from(stranger.get("/login"))})
+    assert add(ada, allowed_hosts="api.openai.com", password="").status_code == 201

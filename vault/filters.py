@@ -4,7 +4,10 @@ import datetime as dt
 from . import providers
 from .db import iso, utcnow
 
-KEY_SOURCES = {"model": "own key", "provider_secret": "provider secret", "none": "no key needed"}
+KEY_SOURCES = {"model": "own key", "provider_secret": "provider secret", "team_secret": "team secret",
+               "none": "no key needed"}
+SECRET_ACTIONS = {"create": "added", "rotate": "rotated", "update": "expiry changed",
+                  "allow_hosts": "allowed hosts changed", "check": "checked", "delete": "deleted"}
 
 
 def ago(value):
@@ -42,6 +45,12 @@ def key_source(source):
     return KEY_SOURCES.get(source, str(source).replace("_", " "))
 
 
+def secret_action(action):
+    """An audit row's action in words: "secret.allow_hosts" → "allowed hosts changed"."""
+    action = action.removeprefix("secret.")
+    return SECRET_ACTIONS.get(action, action.replace("_", " "))
+
+
 def last_day(expires_at):
     """The last day a key expiring at `expires_at` (an end of day) is still used: the form's date."""
     return (expires_at - dt.timedelta(seconds=1)).date() if expires_at else None
@@ -49,5 +58,5 @@ def last_day(expires_at):
 
 def init_app(app):
     app.jinja_env.filters.update(ago=ago, iso=iso, tokens=tokens, provider_label=provider_label,
-                                 key_source=key_source)
+                                 key_source=key_source, secret_action=secret_action)
     app.jinja_env.globals["last_day"] = last_day

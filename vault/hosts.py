@@ -90,12 +90,34 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _matches(pattern, host, port):
-    name, _, wanted = pattern.rpartition(":") if not pattern.endswith("]") and ":" in pattern else (pattern, "", "")
-    if wanted and int(wanted) != port:
+    name, wanted = _split(pattern)
+    if wanted is not None and wanted != port:
         return False
     if name.startswith("*."):
         return host.endswith(name[1:])
     return host == name
+
+
+def covers(defaults, pattern):
+    """True when every host and port `pattern` matches, one of `defaults` matches too: naming it
+    narrows where a key may go (your own Azure resource under *.openai.azure.com), never widens."""
+    name, port = _split(pattern)
+    for default in defaults or ():
+        default_name, default_port = _split(default)
+        if default_port is not None and default_port != port:
+            continue  # a default with a port covers that port only; one without, every port
+        under = default_name.startswith("*.") and name.removeprefix("*").endswith(default_name[1:])
+        if name == default_name or under:
+            return True
+    return False
+
+
+def _split(pattern):
+    """("host", port or None) of a pattern; an IPv6 address in brackets keeps its colons."""
+    if pattern.endswith("]") or ":" not in pattern:
+        return pattern, None
+    name, _, port = pattern.rpartition(":")
+    return name, int(port)
 
 
 def describe(url):

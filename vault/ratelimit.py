@@ -53,13 +53,14 @@ def password_refused(response):
 
 
 def sends_password():
-    """Whether the form or JSON body has a field named like a password, empty or not."""
+    """Whether the form or JSON body has a field named like a password with something in it: an
+    empty one is no guess (the add-key form always carries its field, filled only when needed)."""
     try:
         body = request.get_json(silent=True) if request.is_json else None
     except RecursionError:  # too deep to read: the view refuses it, and it counts until then
         return True
-    names = list(request.form) + (list(body) if isinstance(body, dict) else [])
-    return any("password" in str(name) for name in names)
+    fields = list(request.form.items()) + (list(body.items()) if isinstance(body, dict) else [])
+    return any("password" in str(name) and value not in ("", None) for name, value in fields)
 
 
 def attempted(response):

@@ -25,7 +25,8 @@ def walk(request, browser, live_server):
     width, height, scheme = WIDTHS[request.param]
     # axe is injected as a script of the test's own, which the vault's CSP would refuse
     context = browser.new_context(base_url=live_server, viewport={"width": width, "height": height},
-                                  color_scheme=scheme, bypass_csp=True)
+                                  color_scheme=scheme, bypass_csp=True,
+                                  reduced_motion="reduce")  # axe reads colours mid-transition otherwise
     context.add_init_script("document.addEventListener('DOMContentLoaded', () => "
                             "{ if (window.htmx) window.htmx.config.defaultSettleDelay = 0; });")
     page = context.new_page()
@@ -41,7 +42,7 @@ def walk(request, browser, live_server):
         problems = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
             .violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
             .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' +
-                      v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))""")
+                      v.nodes.slice(0, 3).map(n => n.target.join(' ') + ' ' + n.failureSummary).join(', '))""")
         assert problems == [], f"{state} at {width}px: {problems}"
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{state} at {width}px scrolls sideways by {overflow}px"

@@ -5,8 +5,8 @@ import pytest
 
 from tests.fake_provider import FakeProvider
 from tests.helpers import PASSWORD, make_user, sign_in, token_for
-from vault import create_app
-from vault.db import AuditEvent, ProviderSecret, database
+from vault import create_app, crypto
+from vault.db import AuditEvent, LLMModel, ProviderSecret, database
 
 SECRET, OWN_KEY, ANTHROPIC_KEY = "sk-egress-provider-0001", "sk-egress-own-key-0002", "sk-ant-egress-0003"
 CHAT = {"messages": [{"role": "user", "content": "hello"}]}
@@ -266,3 +266,40 @@ def test_a_backslash_cannot_smuggle_another_host_past_a_wildcard_binding(ada):
     refused(saved, "invalid_base_url", 400)
     refused(ada.post("/api/models/test", json={"provider": "azure", "model_id": "gpt", "base_url": BACKSLASHED}),
             "invalid_base_url", 400)
+
+
+@pytest.mark.parametrize("provider, patterns, widens", [
+    ("openai", ["api.openai.com"], False), ("openai", ["API.openai.com:443"], False),
+    ("openai", ["api.openai.com", "evil.example"], True), ("openai", ["*.openai.com"], True),
+    ("azure", ["myres.openai.azure.com"], False), ("azure", ["*.eu.openai.azure.com"], False),
+    ("azure", ["openai.azure.com"], True), ("azure", ["*.azure.com"], True),
+    ("custom", ["llm.internal"], True)])
+def test_only_hosts_beyond_the_providers_own_need_the_password(app, provider, patterns, widens):
+    """Narrowing where a key may go (your own Azure resource) needs no password; widening does."""
+    from vault.secrets.service import widens as needs_password
+    with app.app_context():
+        assert needs_password(provider, patterns) is widens
+
+
+def test_a_move_racing_the_owners_new_own_key_does_not_carry_the_key_off(vault_app, ada, attacker, monkeypatch):
+    """Found in review: the thief's move was checked against the model as read (no own key yet),
+    the owner then saved an own key, and the move landed after it: the key bound to the thief's
+    host. The write now lands only over the version its checks read; else it checks again."""
+    from vault.models import service
+    mid = model(ada, "relying")
+    thief = vault_app.test_client()
+    thief.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token_for(vault_app, 'ada@example.com')}"
+    checked = service._refuse_silent_move
+
+    def owner_saves_a_key_meanwhile(model_row, values, data):
+        checked(model_row, values, data)
+        if not model_row.api_key_encrypted:  # the first check passed on a keyless model: now the race
+            LLMModel.update(api_key_encrypted=crypto.encrypt(OWN_KEY, model_row.aad), key_preview="sk-…0002",
+                            version=LLMModel.version + 1).where(LLMModel.id == model_row.id).execute()
+    monkeypatch.setattr(service, "_refuse_silent_move", owner_saves_a_key_meanwhile)
+    moved = thief.patch(f"/api/models/{mid}", json={"base_url": attacker.openai_base})
+    refused(moved, "key_rebind_required", 409)
+    after = ada.get(f"/api/models/{mid}").json["model"]
+    assert after["has_own_key"] and attacker.openai_base.split("/")[2] not in after["base_url"]
+    assert ada.post("/api/chat", json={"model_id": "relying", **CHAT}).status_code == 200
+    assert attacker.calls == []

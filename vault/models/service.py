@@ -99,14 +99,29 @@ def create(user, data):
 
 
 def update(user, model_uuid, data):
-    """Writes the fields `data` names. With `expected_version`, only over that version: two tabs
-    editing one model cannot silently undo each other (409 version_conflict)."""
+    """Writes the fields `data` names, over the version its checks read: a change landing between
+    them (a key saved while a token moves the model elsewhere) makes it read and check again, so
+    no check passes on a row that is gone. With `expected_version`, only over that version: two
+    tabs cannot silently undo each other (409 version_conflict)."""
     data = dict(data)
     expected = optional_int(data, "expected_version", 1, MAX_VERSION)
     data.pop("expected_version", None)
-    model = owned(user, model_uuid)
+    for _ in range(3):
+        model = owned(user, model_uuid)
+        if expected is not None and model.version != expected:
+            break
+        if _write_checked(user, model, data):
+            return owned(user, model_uuid)
+    current = owned(user, model_uuid).version
+    audit.record(user, "model.update", f"model:{model_uuid}", outcome="conflict", version=current)
+    raise VersionConflict("model", current)
+
+
+def _write_checked(user, model, data):
+    """True when the checked change was written over the version `model` was read at."""
     values = clean(data, current=model)
     _refuse_silent_move(model, values, data)
+    read_at = model.version
     for field, value in values.items():
         setattr(model, field, value)
     if "api_key" in data:
@@ -115,17 +130,15 @@ def update(user, model_uuid, data):
     # just re-encrypted
     changes = {field: model.__data__[field.name] for field in model.dirty_fields}
     changes.update({LLMModel.version: LLMModel.version + 1, LLMModel.updated_at: utcnow()})
-    query = LLMModel.update(changes).where(LLMModel.id == model.id)
-    if expected is not None:
-        query = query.where(LLMModel.version == expected)
     try:
         with database.atomic():
-            if not query.execute():
-                raise VersionConflict("model", owned(user, model_uuid).version)
-            audit.record(user, "model.update", f"model:{model.id}")
+            written = LLMModel.update(changes).where(LLMModel.id == model.id, LLMModel.version == read_at)
+            if not written.execute():
+                return False
+            audit.record(user, "model.update", f"model:{model.id}", version=read_at + 1)
     except pw.IntegrityError:
         raise _name_taken(values.get("name", model.name)) from None
-    return owned(user, model_uuid)
+    return True
 
 
 def remove_key(user, model_uuid):

@@ -53,8 +53,8 @@ class SecretForm(FlaskForm):
             return  # rotating keeps the hosts: changing them is its own form, with the password
         try:
             hosts.parse(field.data or "")  # the text stays, to show again; the service parses it
-        except BadRequest as exc:
-            raise ValidationError(exc.message) from None
+        except BadRequest as exc:  # shown next to the field, which needs no naming there
+            raise ValidationError(exc.message.removeprefix("'allowed_hosts': ")) from None
 
     def validate_expires_at(self, field):
         unchanged = self.secret is not None and field.data == last_day(self.secret.expires_at)
@@ -94,5 +94,5 @@ class HostsForm(FlaskForm):
     def validate_allowed_hosts(self, field):
         try:
             hosts.parse(field.data or "")  # the text stays, to show again; the service parses it
-        except BadRequest as exc:
-            raise ValidationError(exc.message) from None
+        except BadRequest as exc:  # shown next to the field, which needs no naming there
+            raise ValidationError(exc.message.removeprefix("'allowed_hosts': ")) from None

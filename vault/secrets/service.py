@@ -168,7 +168,8 @@ def widens(provider, allowed_hosts):
     and the owner's next rotation would send the real key there."""
     if allowed_hosts is None or providers.get(provider) is None:
         return False
-    return not set(hosts.parse(allowed_hosts)) <= set(hosts.default_for(base_url_for(provider)) or ())
+    defaults = hosts.default_for(base_url_for(provider))
+    return not all(hosts.covers(defaults, pattern) for pattern in hosts.parse(allowed_hosts))
 
 
 def update(user, provider, api_key=None, expected_version=None, expires_at=UNSET):
