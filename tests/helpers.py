@@ -9,7 +9,9 @@ from vault.db import database
 PASSWORD = "correct horse battery"
 
 
-# The columns migrations added since version 0: dropping them gives an older database.
+# The columns migrations added since version 0: dropping them gives an older database. Not
+# llm_model.team_id (version 5): SQLite cannot drop a foreign-key column, and that migration
+# adds it only where it is missing.
 NEW_COLUMNS = (("provider_secret", "allowed_hosts"), ("api_token", "scopes"), ("api_token", "models"),
                ("audit_event", "detail"), ("llm_model", "version"), ("session", "address"))
 

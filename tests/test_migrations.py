@@ -1,5 +1,8 @@
 """Schema migrations on a database written by an older version: what existed keeps working."""
 import json
+import os
+
+import pytest
 
 from playhouse.migrate import SchemaMigrator, migrate
 
@@ -49,3 +52,16 @@ def test_older_database_gets_host_bindings_and_its_tokens_keep_every_scope(app):
         assert AuditEvent.select().where(AuditEvent.detail.is_null(False)).count() == 0
         assert vault_db.migrate() == len(vault_db.MIGRATIONS)  # and once only
         assert json.loads(VaultMeta.read("schema_version")) == len(vault_db.MIGRATIONS)
+
+
+def test_version_5_gives_models_a_team_and_runs_once(app):
+    """SQLite cannot drop a foreign-key column to play the older schema; PostgreSQL can."""
+    if not (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgres"):
+        pytest.skip("runs in the PostgreSQL pass (set TEST_DATABASE_URL)")
+    with app.app_context(), database.connection_context():
+        migrate(SchemaMigrator.from_database(database.obj).drop_column("llm_model", "team_id"))
+        VaultMeta.write("schema_version", "4")
+        assert "team_id" not in {c.name for c in database.get_columns("llm_model")}
+        assert vault_db.migrate() == len(vault_db.MIGRATIONS) == 5
+        assert "team_id" in {c.name for c in database.get_columns("llm_model")}
+        assert vault_db.migrate() == 5

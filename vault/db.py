@@ -114,8 +114,25 @@ class ApiToken(BaseModel):
         return self.expires_at is not None and self.expires_at <= utcnow()
 
 
-class ProviderSecret(BaseModel):
-    user = pw.ForeignKeyField(User, backref="secrets", on_delete="CASCADE")
+class Team(BaseModel):
+    """People who share provider keys: owners manage them, members only use them."""
+    name = pw.CharField(max_length=100, unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Membership(BaseModel):
+    team = pw.ForeignKeyField(Team, backref="memberships", on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
+    role = pw.CharField(max_length=8)  # owner | member; a team keeps at least one owner
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("team", "user"), True),)
+
+
+class SecretFields(BaseModel):
+    """What a stored provider key is, whoever owns it: a user (ProviderSecret) or a team
+    (TeamSecret). Never a table of its own."""
     provider = pw.CharField(max_length=32)
     api_key_encrypted = pw.TextField()
     key_preview = pw.CharField(max_length=32)  # "sk-…9f2c", set at write time so lists never decrypt
@@ -128,6 +145,10 @@ class ProviderSecret(BaseModel):
     last_check_status = pw.CharField(max_length=32, null=True)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
+
+
+class ProviderSecret(SecretFields):
+    user = pw.ForeignKeyField(User, backref="secrets", on_delete="CASCADE")
 
     class Meta:
         indexes = ((("user", "provider"), True),)
@@ -143,9 +164,29 @@ class ProviderSecret(BaseModel):
         return self.aad_for(self.user_id, self.provider)
 
 
+class TeamSecret(SecretFields):
+    """A team's key for one provider: its members' team models use it, nobody reads it."""
+    team = pw.ForeignKeyField(Team, backref="secrets", on_delete="CASCADE")
+
+    class Meta:
+        table_name = "team_secret"
+        indexes = ((("team", "provider"), True),)
+
+    @staticmethod
+    def aad_for(team_id, provider):
+        """Sealed to the team and provider: copied into another team's row, or a user's, it does
+        not open (a user's secret is sealed to "<user id>|<provider>")."""
+        return f"team:{team_id}|{provider}"
+
+    @property
+    def aad(self):
+        return self.aad_for(self.team_id, self.provider)
+
+
 class LLMModel(BaseModel):
     id = pw.CharField(primary_key=True, max_length=36, default=lambda: str(uuid.uuid4()))
-    user = pw.ForeignKeyField(User, backref="models", null=True, on_delete="CASCADE")  # null: shared
+    user = pw.ForeignKeyField(User, backref="models", null=True, on_delete="CASCADE")
+    team = pw.ForeignKeyField(Team, backref="models", null=True, on_delete="CASCADE")  # never with user
     name = pw.CharField(max_length=100)
     provider = pw.CharField(max_length=32)
     model_id = pw.CharField(max_length=200)
@@ -161,23 +202,25 @@ class LLMModel(BaseModel):
 
     class Meta:
         table_name = "llm_model"
-        indexes = ((("user", "name"), True),)
+        indexes = ((("user", "name"), True), (("team", "name"), True))
 
     @staticmethod
-    def aad_for(user_id, model_id):
-        """What a model's own key is sealed to: its owner and its id, so the value copied into
-        another row, or the row moved to another user, does not open. Shared catalog models
-        (no owner) never hold a key."""
-        return f"model:{user_id}|{model_id}"
+    def aad_for(user_id, model_id, team_id=None):
+        """What a model's own key is sealed to: its owner (a user, or a team) and its id, so the
+        value copied into another row, or the row moved to another owner, does not open. Shared
+        catalog models (no owner) never hold a key."""
+        return f"model:team:{team_id}|{model_id}" if team_id is not None else f"model:{user_id}|{model_id}"
 
     @property
     def aad(self):
-        return self.aad_for(self.user_id, self.id)
+        return self.aad_for(self.user_id, self.id, self.team_id)
 
     @classmethod
     def visible_to(cls, user):
-        """Reads: the user's own models and the shared catalog."""
-        return cls.select().where((cls.user == user) | cls.user.is_null())
+        """Reads: the user's own models, their teams' models and the shared catalog."""
+        teams = Membership.select(Membership.team).where(Membership.user == user)
+        return cls.select().where((cls.user == user)
+                                  | cls.user.is_null() & (cls.team.is_null() | cls.team.in_(teams)))
 
 
 class UsageRecord(BaseModel):
@@ -238,7 +281,8 @@ def check_master_key(ring):
             "VAULT_MASTER_KEYS to the key this database was written with (add new keys after it)")
 
 
-MODELS = [User, Session, ApiToken, ProviderSecret, LLMModel, UsageRecord, AuditEvent, VaultMeta]
+MODELS = [User, Session, ApiToken, Team, Membership, ProviderSecret, TeamSecret, LLMModel, UsageRecord,
+          AuditEvent, VaultMeta]
 
 # Each step takes a playhouse SchemaMigrator and brings the schema up by one version. Append
 # only: a deployed database has run the earlier ones. A new database starts at the last version.
@@ -344,7 +388,17 @@ def _model_versions(migrator):
           if name not in {c.name for c in database.get_columns(table)}))  # a re-run adds nothing twice
 
 
-MIGRATIONS = [_key_egress, _model_keys_bound_to_owner, _user_ids_never_reused, _model_versions]
+def _teams(migrator):
+    """Version 5: teams, their members and secrets (create_tables made the tables), and the team a
+    model may belong to instead of a user."""
+    from playhouse.migrate import migrate as run
+    if "team_id" not in {c.name for c in database.get_columns("llm_model")}:
+        team = pw.ForeignKeyField(Team, null=True, on_delete="CASCADE", field=Team.id)
+        run(migrator.add_column("llm_model", "team_id", team),
+            migrator.add_index("llm_model", ("team_id", "name"), True))
+
+
+MIGRATIONS = [_key_egress, _model_keys_bound_to_owner, _user_ids_never_reused, _model_versions, _teams]
 MIGRATION_LOCK = 0x7661756C74  # "vault": PostgreSQL's advisory lock for migrate()
 
 
@@ -358,7 +412,9 @@ def migrate():
     try:
         with _schema_lock():
             fresh = not database.table_exists(VaultMeta._meta.table_name)
-            database.create_tables(MODELS, safe=True)
+            # only the missing tables: an existing table's new columns and their indexes are
+            # a migration's to add (an index on a column not yet there would fail)
+            database.create_tables([m for m in MODELS if not m.table_exists()])
             check_master_key(crypto.keyring())
             current = len(MIGRATIONS) if fresh else int(VaultMeta.read("schema_version") or 0)
             migrator = SchemaMigrator.from_database(database.obj)

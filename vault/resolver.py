@@ -1,5 +1,6 @@
-"""Which key a request uses (README, Models): the model's own key, else the user's provider secret,
-else none for auth_type "none", else a clear error. The one place that decrypts stored keys.
+"""Which key a request uses (README, Models): the model's own key, else the user's provider secret
+(for a team's model: the team's secret, never a member's own), else none for auth_type "none",
+else a clear error. The one place that decrypts stored keys.
 
 It runs on every chat request, so the lookup is one SQL statement written once and executed with
 parameters (Peewee would spend ~170 µs building it each time), and `last_used_at` is written at
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 
 from . import crypto, hosts, providers
 from .urls import base_url_for
-from .db import LLMModel, ProviderSecret, as_datetime, database, utcnow
+from .db import LLMModel, ProviderSecret, TeamSecret, as_datetime, database, utcnow
 from .errors import NotFound, VaultError
 
 TOUCH_EVERY = dt.timedelta(minutes=1)
@@ -26,12 +27,15 @@ class ExpiredApiKey(VaultError):
 class HostNotAllowed(VaultError):
     code, status = "host_not_allowed", 403
 
-    def __init__(self, provider, url, patterns):
+    def __init__(self, provider, url, patterns, team=False):
         label = providers.PROVIDERS[provider].label
-        allowed = f"it may go only to {', '.join(patterns)}" if patterns else "it may not be sent anywhere yet"
-        super().__init__(f"Your {label} provider secret may not be sent to {hosts.describe(url)}: {allowed}. "
-                         "To allow that host, add it to the secret's allowed hosts on the Secrets page "
-                         "(/secrets), with your password.")
+        allowed = f"it may go only to {', '.join(patterns)}" if patterns else "it may go nowhere yet"
+        whose, fix = (("The team's", "a team owner can add it to the team secret's allowed hosts on the "
+                       "team's page") if team else
+                      ("Your", "add it to the secret's allowed hosts on the Secrets page (/secrets), with "
+                       "your password"))
+        super().__init__(f"{whose} {label} provider secret may not be sent to {hosts.describe(url)}: "
+                         f"{allowed}. To allow that host, {fix}.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,7 @@ class Target:
     base_url: str
     auth_type: str
     key: crypto.Plaintext | None
-    key_source: str                  # model | provider_secret | none
+    key_source: str                  # model | provider_secret | team_secret | none
     upstream_model: str | None = None
     model_id: str | None = None      # our LLMModel id
     name: str | None = None
@@ -55,19 +59,28 @@ class Target:
         return providers.PROVIDERS[self.provider].label
 
 
+# The model, then the secret it would use: the user's for a model of theirs or the catalog's, the
+# team's (s.* come from team_secret then) for a team model.
 _COLUMNS = ("m.id, m.name, m.provider, m.model_id, m.base_url, m.auth_type, m.api_key_encrypted, "
-            "s.id, s.api_key_encrypted, s.expires_at, s.last_used_at, s.allowed_hosts, m.user_id")
-_SECRET = "LEFT JOIN provider_secret s ON s.user_id = {user} AND s.provider = m.provider"
-_OWN = "(m.user_id = {user} OR m.user_id IS NULL)"
-# A name wins over an id, and the user's own model over a shared namesake.
+            "COALESCE(s.id, t.id), COALESCE(s.api_key_encrypted, t.api_key_encrypted), "
+            "COALESCE(s.expires_at, t.expires_at), COALESCE(s.last_used_at, t.last_used_at), "
+            "COALESCE(s.allowed_hosts, t.allowed_hosts), m.user_id, m.team_id")
+_SECRET = ("LEFT JOIN provider_secret s "
+           "ON m.team_id IS NULL AND s.user_id = {user} AND s.provider = m.provider "
+           "LEFT JOIN team_secret t ON t.team_id = m.team_id AND t.provider = m.provider")
+_OWN = ("(m.user_id = {user} OR m.user_id IS NULL AND (m.team_id IS NULL "
+        "OR m.team_id IN (SELECT team_id FROM membership WHERE user_id = {user})))")
+# A name wins over an id; the user's own model over a team's namesake, a team's over the catalog's.
 _REF = "(m.name = {p} OR m.id = {p})"
-_ORDER = "ORDER BY m.name = {p} DESC, m.user_id IS NULL LIMIT 1"
+_ORDER = "ORDER BY m.name = {p} DESC, m.user_id IS NULL, m.team_id IS NULL LIMIT 1"
 _STATEMENTS = {
     "by_id": f"SELECT {_COLUMNS} FROM llm_model m {_SECRET} WHERE {_OWN} AND m.id = {{p}} "
              "ORDER BY m.user_id IS NULL LIMIT 1",
     "by_ref": f"SELECT {_COLUMNS} FROM llm_model m {_SECRET} WHERE {_OWN} AND {_REF} {_ORDER}",
     "touch": "UPDATE provider_secret SET last_used_at = {p} WHERE id = {p} "
              "AND (last_used_at IS NULL OR last_used_at < {p})",
+    "touch_team": "UPDATE team_secret SET last_used_at = {p} WHERE id = {p} "
+                  "AND (last_used_at IS NULL OR last_used_at < {p})",
 }
 _sql = {}
 
@@ -83,13 +96,13 @@ def _statement(name):
 def resolve(user, model_id):
     """The Target for one of the user's models (own or shared), by id."""
     uid = user.id
-    return target_from(uid, database.execute_sql(_statement("by_id"), (uid, uid, model_id)).fetchone())
+    return target_from(uid, database.execute_sql(_statement("by_id"), (uid, uid, uid, model_id)).fetchone())
 
 
 def resolve_by_name_or_id(user, ref, allow=None):
     """For the chat endpoints' model field: a model name, or its id."""
     uid = user.id
-    row = database.execute_sql(_statement("by_ref"), (uid, uid, ref, ref, ref)).fetchone()
+    row = database.execute_sql(_statement("by_ref"), (uid, uid, uid, ref, ref, ref)).fetchone()
     return target_from(uid, row, allow)
 
 
@@ -98,21 +111,25 @@ def target_from(uid, row, allow=None):
     `allow(name)`, when given, may refuse the model before any key is opened."""
     if row is None:
         raise NotFound("No such model.")
-    model_id, name, provider, upstream, base_url, auth_type, own_blob, sid, blob, expires, used, allowed, owner = row
+    (model_id, name, provider, upstream, base_url, auth_type, own_blob, sid, blob, expires, used, allowed,
+     owner, team) = row
     if allow is not None:
         allow(name)
     common = dict(provider=provider, base_url=base_url, auth_type=auth_type,
                   upstream_model=upstream, model_id=model_id, name=name)
     if own_blob:
-        key = crypto.decrypt(own_blob, LLMModel.aad_for(owner, model_id), f"model {model_id}")
+        key = crypto.decrypt(own_blob, LLMModel.aad_for(owner, model_id, team), f"model {model_id}")
         return Target(key=key, key_source="model", **common)
     now = utcnow()
     expired = sid is not None and expires is not None and as_datetime(expires) <= now
     if sid is not None and not expired:
-        _bound(provider, base_url, allowed)
-        _touch(sid, as_datetime(used), now)
-        key = crypto.decrypt(blob, ProviderSecret.aad_for(uid, provider), f"{provider} provider secret")
-        return Target(key=key, key_source="provider_secret", **common)
+        _bound(provider, base_url, allowed, team is not None)
+        _touch(sid, as_datetime(used), now, "touch" if team is None else "touch_team")
+        if team is None:
+            key = crypto.decrypt(blob, ProviderSecret.aad_for(uid, provider), f"{provider} provider secret")
+            return Target(key=key, key_source="provider_secret", **common)
+        key = crypto.decrypt(blob, TeamSecret.aad_for(team, provider), f"team {team} {provider} secret")
+        return Target(key=key, key_source="team_secret", **common)
     if auth_type == "none":
         return Target(key=None, key_source="none", **common)
     raise _no_key(provider, expired)
@@ -159,19 +176,19 @@ def _open_secret(secret, base_url):
     return crypto.decrypt(secret.api_key_encrypted, secret.aad, f"{secret.provider} provider secret")
 
 
-def _bound(provider, base_url, allowed):
+def _bound(provider, base_url, allowed, team=False):
     """Every use of a provider secret passes here before its key is opened."""
     if not hosts.stored_allows(allowed or "", base_url or ""):
-        raise HostNotAllowed(provider, base_url, (allowed or "").split())
+        raise HostNotAllowed(provider, base_url, (allowed or "").split(), team)
 
 
 def _expired(secret):
     return secret.expires_at is not None and secret.expires_at <= utcnow()
 
 
-def _touch(secret_id, last_used, now):
+def _touch(secret_id, last_used, now, statement="touch"):
     if last_used is None or now - last_used >= TOUCH_EVERY:
-        database.execute_sql(_statement("touch"), (now, secret_id, now - TOUCH_EVERY))
+        database.execute_sql(_statement(statement), (now, secret_id, now - TOUCH_EVERY))
 
 
 def _no_key(provider, expired):

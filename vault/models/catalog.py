@@ -45,11 +45,13 @@ def load(entries):
 
 
 def _upsert(values):
-    row = LLMModel.get_or_none(LLMModel.user.is_null(), LLMModel.name == values["name"])
+    catalog = LLMModel.user.is_null() & LLMModel.team.is_null()
+    row = LLMModel.get_or_none(catalog, LLMModel.name == values["name"])
     if row is None:
         LLMModel.create(id=str(uuid.uuid4()), user=None, **values)
         return 0
     if all(getattr(row, k) == v for k, v in values.items()):
         return 2
-    LLMModel.update(updated_at=utcnow(), **values).where(LLMModel.id == row.id).execute()
+    LLMModel.update(updated_at=utcnow(), version=LLMModel.version + 1, **values).where(
+        LLMModel.id == row.id).execute()
     return 1
