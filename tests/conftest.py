@@ -20,6 +20,28 @@ pytest_plugins = ["tests.fake_provider"]  # its fixtures: a real HTTP provider o
 passwords.hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
+def _memoized_url_builders():
+    """Werkzeug compiles two URL builders for every route it adds, generating and compiling Python
+    source each time: two thirds of a create_app, and the suite makes one for nearly every test.
+    A builder depends only on the rule's parsed parts (it is handed the rule it builds for), so the
+    same route in the next app gets the same function. Rules with defaults, whose builder folds
+    the converted default in, are compiled as before. In this process only."""
+    from werkzeug.routing.rules import Rule
+    compile_builder, builders = Rule._compile_builder, {}
+
+    def cached(self, append_unknown=True):
+        if self.defaults:
+            return compile_builder(self, append_unknown)
+        key = (self.rule, tuple(self._trace), append_unknown)
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+    Rule._compile_builder = cached
+
+
+_memoized_url_builders()
+
+
 def pytest_configure(config):
     """Under pytest-xdist each worker gets a PostgreSQL database of its own, so no worker empties
     another's tables. Set here, before any test module reads TEST_DATABASE_URL."""
