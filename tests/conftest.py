@@ -11,7 +11,7 @@ from vault.auth import passwords
 from vault.db import database
 from vault.settings import new_master_key
 
-from .helpers import close_pool, create_database, database_url, make_user, sign_in
+from .helpers import close_pool, create_database, database_url, make_user, sign_in, sqlite_template
 
 pytest_plugins = ["tests.fake_provider"]  # its fixtures: a real HTTP provider on 127.0.0.1
 
@@ -56,9 +56,19 @@ def master_key():
     return new_master_key()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def empty_sqlite(tmp_path_factory):
+    """An empty SQLite database at today's schema, made once per process before any test's app
+    (so no module's app finds the database switched under it): each test starts on a copy of it.
+    None on PostgreSQL."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        return None
+    return sqlite_template(tmp_path_factory.mktemp("template"), new_master_key())
+
+
 @pytest.fixture
-def app_config(tmp_path, master_key):
-    return {"TESTING": True, "DATABASE_URL": database_url(tmp_path), "VAULT_MASTER_KEYS": master_key,
+def app_config(tmp_path, master_key, empty_sqlite):
+    return {"TESTING": True, "DATABASE_URL": database_url(tmp_path, empty_sqlite), "VAULT_MASTER_KEYS": master_key,
             "SECRET_KEY": "test-secret", "RATELIMIT_STORAGE_URI": "memory://",
             "INSTANCE_PATH": str(tmp_path / "instance")}
 
