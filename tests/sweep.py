@@ -53,18 +53,34 @@ def build_world(app_config, fake_provider):
                  created["id"])
 
 
+_SNAPSHOT_QUERIES = {}  # by database class: [(model name, SQL, params, each column's converter)]
+
+
+def _snapshot_queries():
+    """The snapshot's SELECTs as Peewee writes them, written once: the sweeps take thousands of
+    snapshots, and building the SQL cost more than running it."""
+    kind = type(database.obj)
+    if kind not in _SNAPSHOT_QUERIES:
+        queries = []
+        for model in MODELS:
+            if model is AuditEvent:
+                continue
+            fields = [getattr(model, c) for c in model._meta.sorted_field_names if c not in VOLATILE]
+            sql, params = model.select(*fields).sql()
+            queries.append((model.__name__, sql, params, [f.python_value for f in fields]))
+        _SNAPSHOT_QUERIES[kind] = queries
+    return _SNAPSHOT_QUERIES[kind]
+
+
 def snapshot(app):
     """Every row of every table but the audit trail, without the last-seen/last-used stamps."""
     from vault.gateway import usage
     usage.flush()  # counted usage is written in the background; settle it first
     with app.app_context(), database.connection_context():
         state = {}
-        for model in MODELS:
-            if model is AuditEvent:
-                continue
-            columns = [f for f in model._meta.sorted_field_names if f not in VOLATILE]
-            rows = model.select(*[getattr(model, c) for c in columns]).tuples()
-            state[model.__name__] = sorted(map(repr, rows))
+        for name, sql, params, converters in _snapshot_queries():
+            rows = database.execute_sql(sql, params).fetchall()
+            state[name] = sorted(repr(tuple(convert(v) for convert, v in zip(converters, row))) for row in rows)
         return state
 
 
