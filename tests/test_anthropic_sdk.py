@@ -13,13 +13,21 @@ TOOLS = [{"name": "get_weather", "description": "Weather in a city",
 HI = [{"role": "user", "content": "hello vault"}]
 
 
+@pytest.fixture(scope="module")
+def transport():
+    """The SDK's own default HTTP client, made once: making one loads the CA bundle (~30 ms of
+    CPU), and each test's vault is on a port of its own, so no connection is shared."""
+    with anthropic.DefaultHttpxClient() as client:
+        yield client
+
+
 @pytest.fixture
-def sdk(app_config, fake_provider):
+def sdk(app_config, fake_provider, transport):
     base, token, stop = live_gateway(app_config, fake_provider, (
         ("gpt", "openai", "echo"), ("claude", "anthropic", "claude-haiku-4-5"), ("gpt-tools", "openai", "tools"),
         ("claude-tools", "anthropic", "tools"), ("broken", "openai", "fail-429"),
         ("claude-broken", "anthropic", "fail-429"), ("gpt-cut", "openai", "tools-cut")))
-    client = anthropic.Anthropic(base_url=base, api_key=token, max_retries=0, timeout=10)
+    client = anthropic.Anthropic(base_url=base, api_key=token, max_retries=0, timeout=10, http_client=transport)
     client.vault_base, client.vault_token = base, token
     yield client
     stop()
