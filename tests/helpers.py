@@ -89,8 +89,12 @@ def sqlite_template(folder, master_key):
     return path.read_bytes()
 
 def close_pool():
+    """Every pooled connection closed, never one the usage writer is in the middle of using
+    (closing a SQLite connection another thread is executing on crashed a worker)."""
+    from vault.gateway import usage
     if isinstance(database.obj, pw.Database) and hasattr(database.obj, "close_all"):
-        database.obj.close_all()
+        with usage.quiet():
+            database.obj.close_all()
 
 def csrf_from(response):
     match = re.search(r'name="csrf-token" content="([^"]+)"', response.get_data(as_text=True))

@@ -52,6 +52,12 @@ def flush():
         _flush()
 
 
+def quiet():
+    """Held, the background writer touches no database connection: what closes the pool (the
+    tests, between apps) holds it, or it could close a connection the writer is using."""
+    return _flushing
+
+
 def _flush():
     global _pending
     with _lock:
