@@ -23,7 +23,8 @@ def setup(url, instance):
                       "INSTANCE_PATH": instance})
     with app.app_context(), database.connection_context():
         user = User.create(email=f"bench-{uuid.uuid4().hex[:8]}@example.com", password_hash="x")
-        secret = ProviderSecret(user=user, provider="openai", key_preview="sk-…", fingerprint="x", api_key_encrypted="")
+        secret = ProviderSecret(user=user, provider="openai", key_preview="sk-…", fingerprint="x", api_key_encrypted="",
+                                allowed_hosts="127.0.0.1:9")  # where the model points
         secret.api_key_encrypted = crypto.encrypt("sk-bench-key-000000", secret.aad)
         secret.save()
         model = LLMModel.create(id=str(uuid.uuid4()), user=user, name="bench", provider="openai", model_id="m",
