@@ -122,6 +122,25 @@ def token_for(app, email, name="test"):
         return service.issue(User.get(User.email == email), name, scopes=["chat", "manage"])[1]
 
 
+def api(page, method, path, body=None):
+    """A JSON call from the page, with its own session and CSRF token, as the page's scripts make
+    them; its status."""
+    return page.evaluate("""async ([method, path, body]) => {
+        const csrf = document.querySelector('meta[name="csrf-token"]').content;
+        const r = await fetch(path, {method, headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf},
+                                     body: body ? JSON.stringify(body) : undefined});
+        return r.status; }""", [method, path, body])
+
+
+def add_secret(page, key="sk-provider-secret-9f2c"):
+    assert api(page, "POST", "/api/secrets", {"provider": "openai", "api_key": key}) == 201
+
+
+def add_model(page, name, model_id, **fields):
+    body = {"name": name, "provider": "openai", "model_id": model_id, **fields}
+    assert api(page, "POST", "/api/models", body) == 201
+
+
 def register(page, email="ada@example.com", password=PASSWORD):
     page.goto("/register")
     page.get_by_label("Email").fill(email)

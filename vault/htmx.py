@@ -32,3 +32,13 @@ def removed(trigger):
     """The answer to a row's delete: empty, so htmx swaps the row out (200: a 204 is not
     swapped), and an event that refreshes whatever counts the rows."""
     return "", 200, {"HX-Trigger": trigger}
+
+
+def offer_to_replace(form, conflict, what):
+    """False, with an edit form set to replace the version another tab or script saved (its hidden
+    expected_version now names that one) and a line that says so."""
+    form.expected_version.data, form.expected_version.raw_data = conflict.current, [str(conflict.current)]
+    form.form_errors.append(f"This {what} changed in another tab or through the API (it is now version "
+                            f"{conflict.current}). Cancel to see the saved version, or save again to "
+                            "replace it.")
+    return False

@@ -116,7 +116,7 @@ def test_delete_account(page):
 
 def test_a_tab_left_open_after_signing_out_in_another_says_sign_in_again(page):
     register(page)
-    from tests.browser.test_models import add_secret
+    from tests.helpers import add_secret
     add_secret(page)
     page.goto("/secrets")
     other = page.context.new_page()  # a second tab: same cookies

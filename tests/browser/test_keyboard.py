@@ -3,7 +3,7 @@ the button that opened it when it closes (Escape closes it), a removed row hands
 heading, every button names its row, and focus is always visible."""
 from playwright.sync_api import expect
 
-from tests.helpers import register
+from tests.helpers import add_model, api, register
 
 KEY = "sk-keyboard-only-0001"
 
@@ -39,11 +39,7 @@ def test_a_secret_added_rotated_and_closed_by_keyboard(page):
 def test_a_model_edited_and_deleted_by_keyboard(page):
     register(page)
     for name in ("alpha", "beta"):
-        assert page.evaluate("""async (name) => {
-            const csrf = document.querySelector('meta[name="csrf-token"]').content;
-            const r = await fetch('/api/models', {method: 'POST', headers: {'Content-Type': 'application/json',
-                'X-CSRFToken': csrf}, body: JSON.stringify({name, provider: 'openai', model_id: 'gpt-4o'})});
-            return r.status; }""", name) == 201
+        add_model(page, name, "gpt-4o")
     page.goto("/models")
     alpha = page.locator("#model-rows tr", has_text="alpha")
     alpha.get_by_role("button", name="Edit").focus()
@@ -63,14 +59,10 @@ def test_a_model_edited_and_deleted_by_keyboard(page):
 
 def test_every_button_names_its_row(page):
     register(page)
-    page.evaluate("""async () => {
-        const csrf = document.querySelector('meta[name="csrf-token"]').content;
-        const post = (path, body) => fetch(path, {method: 'POST', headers: {'Content-Type': 'application/json',
-                                                  'X-CSRFToken': csrf}, body: JSON.stringify(body)});
-        await post('/api/secrets', {provider: 'openai', api_key: 'sk-names-0000000001'});
-        await post('/api/secrets', {provider: 'groq', api_key: 'gsk_names0000000002'});
-        for (const name of ['one', 'two']) await post('/api/models', {name, provider: 'openai', model_id: 'gpt-4o'});
-    }""")
+    for provider, key in (("openai", "sk-names-0000000001"), ("groq", "gsk_names0000000002")):
+        assert api(page, "POST", "/api/secrets", {"provider": provider, "api_key": key}) == 201
+    for name in ("one", "two"):
+        add_model(page, name, "gpt-4o")
     for path, rows in (("/secrets", "#secret-rows"), ("/models", "#model-rows")):
         page.goto(path)
         names = page.locator(f"{rows} button").evaluate_all("buttons => buttons.map(b => b.textContent.trim())")

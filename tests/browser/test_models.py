@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import register
+from tests.helpers import add_model, add_secret, register
 
 
 @pytest.fixture
@@ -25,16 +25,6 @@ def open_manual_form(page):
     page.get_by_role("button", name="Manual").click()
     page.get_by_label("Base URL").wait_for()
     settle(page)
-
-
-def add_secret(page, key="sk-provider-secret-9f2c"):
-    # through the JSON API with the page's own session and CSRF token, as the page's scripts would
-    status = page.evaluate("""async (key) => {
-        const csrf = document.querySelector('meta[name="csrf-token"]').content;
-        const r = await fetch('/api/secrets', {method: 'POST', headers: {'Content-Type': 'application/json',
-                              'X-CSRFToken': csrf}, body: JSON.stringify({provider: 'openai', api_key: key})});
-        return r.status; }""", key)
-    assert status == 201
 
 
 def test_model_lifecycle_without_reloading(page, fake_provider):
@@ -92,15 +82,6 @@ def test_manual_mode_and_unsaved_test_connection(page, fake_provider):
     page.get_by_role("button", name="Save").click()
     page.locator("#model-rows tr", has_text="custom-echo").wait_for()
     assert "own key" in page.locator("#model-rows tr", has_text="custom-echo").inner_text()
-
-
-def add_model(page, name, model_id, **fields):
-    status = page.evaluate("""async (body) => {
-        const csrf = document.querySelector('meta[name="csrf-token"]').content;
-        const r = await fetch('/api/models', {method: 'POST', headers: {'Content-Type': 'application/json',
-                              'X-CSRFToken': csrf}, body: JSON.stringify(body)});
-        return r.status; }""", {"name": name, "provider": "openai", "model_id": model_id, **fields})
-    assert status == 201
 
 
 def test_playground_streams_an_answer(page, fake_provider):
@@ -204,13 +185,7 @@ def test_typing_a_base_url_the_secret_may_not_reach_warns_before_saving(page):
 
 def test_two_tabs_editing_one_model_do_not_undo_each_other(page):
     register(page)
-    created = page.evaluate("""async () => {
-        const csrf = document.querySelector('meta[name="csrf-token"]').content;
-        const r = await fetch('/api/models', {method: 'POST', headers: {'Content-Type': 'application/json',
-                              'X-CSRFToken': csrf}, body: JSON.stringify({name: 'mini', provider: 'openai',
-                              model_id: 'gpt-4o-mini'})});
-        return r.status; }""")
-    assert created == 201
+    add_model(page, "mini", "gpt-4o-mini")
     other = page.context.new_page()
     for tab in (page, other):
         tab.goto("/models")

@@ -8,7 +8,7 @@ import pathlib
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import PASSWORD, register
+from tests.helpers import PASSWORD, api, register
 
 AXE = pathlib.Path(__file__).parent / "vendor" / "axe.min.js"
 SHOTS = pathlib.Path(os.environ.get("VAULT_SCREENSHOTS") or pathlib.Path(__file__).parents[2] / "screenshots")
@@ -54,14 +54,6 @@ def walk(request, browser, live_server):
     page.width = width
     yield page
     context.close()
-
-
-def api(page, method, path, body=None):
-    return page.evaluate("""async ([method, path, body]) => {
-        const csrf = document.querySelector('meta[name="csrf-token"]').content;
-        const r = await fetch(path, {method, headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf},
-                                     body: body ? JSON.stringify(body) : undefined});
-        return r.status; }""", [method, path, body])
 
 
 @pytest.mark.parametrize("walk", list(WIDTHS), indirect=True)

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from ..gateway import usage
 from ..errors import VaultError, VersionConflict
-from ..htmx import fragment, page_or_fragment, replacing
+from ..htmx import fragment, offer_to_replace, page_or_fragment, replacing
 from ..validate import FieldError
 from . import service
 from .forms import EditForm, ModelForm
@@ -113,10 +113,7 @@ def _saved(form, save):
         getattr(form, exc.field, form.name).errors.append(exc.message)
         return False
     except VersionConflict as exc:  # another tab saved first: saving again replaces its version
-        form.expected_version.data, form.expected_version.raw_data = exc.current, [str(exc.current)]
-        form.form_errors.append("This model was changed in another tab or through the API since you "
-                                "opened it. Cancel to see the saved version, or save again to replace it.")
-        return False
+        return offer_to_replace(form, exc, "model")
 
 
 def _form_fragment(form, template="models/_partials/model_form.html", **ctx):

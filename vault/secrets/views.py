@@ -4,7 +4,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from ..auth.users import ReauthenticationRequired, reauthenticate
-from ..htmx import fragment, is_htmx, page_or_fragment, replacing
+from ..htmx import fragment, is_htmx, offer_to_replace, page_or_fragment, replacing
 from ..ratelimit import guarded, password_refused
 from . import service
 from .forms import HostsForm, SecretForm
@@ -120,7 +120,7 @@ def _hosts_changed(form, provider):
         form.password.errors.append(exc.message)
         return False
     except service.VersionConflict as exc:
-        return _stale(form, exc)
+        return offer_to_replace(form, exc, "secret")
     return True
 
 
@@ -144,14 +144,6 @@ def _hosts_confirmed(form, provider):
     return True
 
 
-def _stale(form, conflict):
-    """False, with a form that offers to replace the version another tab or script saved."""
-    form.expected_version.data, form.expected_version.raw_data = conflict.current, [str(conflict.current)]
-    form.form_errors.append(f"This secret changed in another tab or through the API (it is now "
-                            f"version {conflict.current}). Save again to replace it.")
-    return False
-
-
 def _rotated(form, provider):
     """Applies a valid form; False, with the reason on the form, when there was nothing to change
     or another tab saved first (then the form offers to replace that version)."""
@@ -162,7 +154,7 @@ def _rotated(form, provider):
     try:
         service.update(current_user, provider, expected_version=form.expected_version.data, **changes)
     except service.VersionConflict as exc:
-        return _stale(form, exc)
+        return offer_to_replace(form, exc, "secret")
     return True
 
 
