@@ -13,7 +13,8 @@ PASSWORD = "correct horse battery"
 # llm_model.team_id (version 5): SQLite cannot drop a foreign-key column, and that migration
 # adds it only where it is missing.
 NEW_COLUMNS = (("provider_secret", "allowed_hosts"), ("api_token", "scopes"), ("api_token", "models"),
-               ("audit_event", "detail"), ("llm_model", "version"), ("session", "address"))
+               ("audit_event", "detail"), ("llm_model", "version"), ("session", "address"),
+               ("user", "is_admin"))
 
 
 def wipe_postgres(url):

@@ -50,6 +50,7 @@ def test_older_database_gets_host_bindings_and_its_tokens_keep_every_scope(app):
         assert token.scopes == "chat manage" and token.models is None
         assert {m.version for m in vault_db.LLMModel.select()} == {1}
         assert AuditEvent.select().where(AuditEvent.detail.is_null(False)).count() == 0
+        assert vault_db.User.get().is_admin  # the oldest account is the instance's admin
         assert vault_db.migrate() == len(vault_db.MIGRATIONS)  # and once only
         assert json.loads(VaultMeta.read("schema_version")) == len(vault_db.MIGRATIONS)
 
@@ -62,6 +63,6 @@ def test_version_5_gives_models_a_team_and_runs_once(app):
         migrate(SchemaMigrator.from_database(database.obj).drop_column("llm_model", "team_id"))
         VaultMeta.write("schema_version", "4")
         assert "team_id" not in {c.name for c in database.get_columns("llm_model")}
-        assert vault_db.migrate() == len(vault_db.MIGRATIONS) == 5
+        assert vault_db.migrate() == len(vault_db.MIGRATIONS) == 6
         assert "team_id" in {c.name for c in database.get_columns("llm_model")}
-        assert vault_db.migrate() == 5
+        assert vault_db.migrate() == 6

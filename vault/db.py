@@ -77,6 +77,7 @@ class User(BaseModel):
     email = pw.CharField(max_length=254, unique=True)  # stored lower-case
     password_hash = pw.CharField(max_length=255)
     created_at = pw.DateTimeField(default=utcnow)
+    is_admin = pw.BooleanField(default=False)  # the first account: it may register whatever the sign-up policy
 
     # Flask-Login's protocol; the session id lives in the cookie, the user id is only a hint.
     is_authenticated = True
@@ -128,6 +129,19 @@ class Membership(BaseModel):
 
     class Meta:
         indexes = ((("team", "user"), True),)
+
+
+class Invitation(BaseModel):
+    """An email a team owner asked to join, before it has an account: under VAULT_SIGNUP=invite it
+    may register, and on registering it joins the team in the role given."""
+    team = pw.ForeignKeyField(Team, backref="invitations", on_delete="CASCADE")
+    email = pw.CharField(max_length=254)  # stored lower-case, as User.email
+    role = pw.CharField(max_length=8)
+    invited_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("team", "email"), True),)
 
 
 class SecretFields(BaseModel):
@@ -281,7 +295,7 @@ def check_master_key(ring):
             "VAULT_MASTER_KEYS to the key this database was written with (add new keys after it)")
 
 
-MODELS = [User, Session, ApiToken, Team, Membership, ProviderSecret, TeamSecret, LLMModel, UsageRecord,
+MODELS = [User, Session, ApiToken, Team, Membership, Invitation, ProviderSecret, TeamSecret, LLMModel, UsageRecord,
           AuditEvent, VaultMeta]
 
 # Each step takes a playhouse SchemaMigrator and brings the schema up by one version. Append
@@ -398,7 +412,19 @@ def _teams(migrator):
             migrator.add_index("llm_model", ("team_id", "name"), True))
 
 
-MIGRATIONS = [_key_egress, _model_keys_bound_to_owner, _user_ids_never_reused, _model_versions, _teams]
+def _sign_up_policy(migrator):
+    """Version 6: invitations (create_tables made the table) and the instance's admin, which is
+    the first account: on an older database, the oldest one."""
+    from playhouse.migrate import migrate as run
+    if "is_admin" not in {c.name for c in database.get_columns("user")}:
+        run(migrator.add_column("user", "is_admin", pw.BooleanField(default=False)))
+    first = User.select(pw.fn.MIN(User.id)).scalar()
+    if first is not None and not User.select().where(User.is_admin).exists():
+        User.update(is_admin=True).where(User.id == first).execute()
+
+
+MIGRATIONS = [_key_egress, _model_keys_bound_to_owner, _user_ids_never_reused, _model_versions, _teams,
+              _sign_up_policy]
 MIGRATION_LOCK = 0x7661756C74  # "vault": PostgreSQL's advisory lock for migrate()
 
 
