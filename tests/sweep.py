@@ -1,5 +1,5 @@
 """A world with two users for the sweeps: ada owns a provider secret, a model with its own key,
-a token and a session; bob has his own. Plus a snapshot of everything that matters in the
+a token, a session and a team (with its secret and model); bob has his own. Plus a snapshot of everything that matters in the
 database, so a test can prove a rejected request changed nothing."""
 import os
 from dataclasses import dataclass
@@ -11,6 +11,7 @@ from vault.db import MODELS, AuditEvent, database
 SECRET = "sk-test-SENTINEL-0000"
 MODEL_KEY = "sk-test-SENTINEL-MODEL-1111"
 ANTHROPIC_KEY = "sk-ant-test-SENTINEL-2222"
+TEAM_KEY = "sk-test-SENTINEL-TEAM-5555"
 HX = {"HX-Request": "true"}
 # Columns that a harmless read may touch (last seen / last used), and the audit trail, which
 # records refusals on purpose.
@@ -27,6 +28,9 @@ class World:
     model: str           # ada's model with its own key
     relying: str         # ada's model that uses her openai provider secret
     token_id: int        # ada's API token id
+    team: int            # ada's team, of which bob is not a member
+    team_model: str      # its model, on the team's openai secret
+    ada_id: int
 
     def bearer(self, token):
         client = self.app.test_client()
@@ -48,9 +52,13 @@ def build_world(app_config, fake_provider):
                                             "model_id": "echo"}).json["model"]["id"]
     created = ada.post("/api/tokens", json={"name": "ada-cli", "scopes": ["chat", "manage"],
                                             "password": PASSWORD}).json
+    team = ada.post("/api/teams", json={"name": "ada-team"}).json["team"]["id"]
+    assert ada.post(f"/api/teams/{team}/secrets", json={"provider": "openai", "api_key": TEAM_KEY}).status_code == 201
+    team_model = ada.post("/api/models", json={"name": "ada-team-gpt", "provider": "openai", "model_id": "echo",
+                                               "team_id": team}).json["model"]["id"]
     fake_provider.reset()
     return World(app, ada, bob, created["token"], token_for(app, "bob@example.com"), model, relying,
-                 created["id"])
+                 created["id"], team, team_model, ada.get(f"/api/teams/{team}").json["team"]["members"][0]["user_id"])
 
 
 _SNAPSHOT_QUERIES = {}  # by database class: [(model name, SQL, params, each column's converter)]

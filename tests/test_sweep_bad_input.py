@@ -51,6 +51,26 @@ def json_routes(w):
         ("POST", "/v1/responses", "/v1/responses", {"model": "ada-private", "input": CHAT, "instructions": "i",
                                                     "max_output_tokens": 10, "temperature": 0.5, "store": False,
                                                     "text": {"format": {"type": "text"}}}),
+    ] + team_routes(w)
+
+
+def team_routes(w):
+    base, t = "/api/teams/<int:team_id>", f"/api/teams/{w.team}"
+    return [
+        ("POST", "/api/teams", "/api/teams", {"name": "new-team"}),
+        ("DELETE", base, "/api/teams/999999", None),
+        ("POST", f"{base}/members", f"{t}/members", {"email": "bob@example.com", "role": "member"}),
+        ("PATCH", f"{base}/members/<int:user_id>", f"{t}/members/{w.ada_id}", {"role": "owner"}),
+        ("DELETE", f"{base}/members/<int:user_id>", f"{t}/members/999999", None),
+        ("DELETE", f"{base}/invitations/<int:invitation_id>", f"{t}/invitations/999999", None),
+        ("POST", f"{base}/secrets", f"{t}/secrets", {"provider": "groq", "api_key": "gsk_valid_key_123456",
+                                                    "expires_at": "2031-01-01T00:00:00Z"}),
+        ("PUT", f"{base}/secrets/<provider>", f"{t}/secrets/openai",
+         {"api_key": "sk-new-valid-key-123456", "expected_version": 1, "expires_at": None}),
+        ("DELETE", f"{base}/secrets/<provider>", f"{t}/secrets/nope", None),
+        ("POST", f"{base}/secrets/<provider>/check", f"{t}/secrets/openai/check", None),
+        ("POST", "/api/models", "/api/models", {"name": "team-new", "provider": "openai", "model_id": "echo",
+                                                "team_id": w.team}),
     ]
 
 
@@ -109,6 +129,10 @@ def test_ids_that_are_not_ids(world):
                              ("GET", f"/api/secrets/{bad}"), ("PUT", f"/api/secrets/{bad}"),
                              ("DELETE", f"/api/secrets/{bad}"), ("POST", f"/api/secrets/{bad}/check"),
                              ("GET", f"/api/secrets/{bad}/history"), ("GET", f"/models/{bad}"),
+                             ("GET", f"/api/teams/{bad}"), ("DELETE", f"/api/teams/{bad}"),
+                             ("GET", f"/api/teams/{world.team}/secrets/{bad}"),
+                             ("PUT", f"/api/teams/{world.team}/secrets/{bad}"),
+                             ("PATCH", f"/api/teams/{world.team}/members/{bad}"),
                              ("POST", f"/models/{bad}/delete"), ("GET", f"/secrets/{bad}"),
                              ("POST", f"/secrets/{bad}"), ("GET", f"/secrets/{bad}/history")):
             answer = world.ada.open(path, method=method, json={"api_key": "sk-x-1234567890"} if method in

@@ -5,7 +5,7 @@ does not know about."""
 import pytest
 
 from tests.helpers import PASSWORD, every_rule
-from tests.sweep import HX, MODEL_KEY, SECRET, build_world, snapshot
+from tests.sweep import HX, MODEL_KEY, SECRET, TEAM_KEY, build_world, snapshot
 
 
 @pytest.fixture
@@ -43,7 +43,31 @@ def ada_things(w):
             ("POST", "/v1/responses", {"model": m, "input": "hi"}),
             ("POST", "/v1/responses", {"model": "ada-relying", "input": "hi", "stream": True})]
     tokens = [("DELETE", f"/api/tokens/{t}", None), ("POST", f"/tokens/{t}/revoke", None)]
-    return model_routes + secret_routes + chat + tokens
+    return model_routes + secret_routes + chat + tokens + team_things(w)
+
+
+def team_things(w):
+    """ada's team, its secret and model: bob is no member, so every one is a 404, as a team that
+    does not exist would be."""
+    tm, ada_id = w.team_model, w.ada_id
+    chat = [("POST", "/api/chat", {"model_id": "ada-team-gpt", "messages": [{"role": "user", "content": "hi"}]}),
+            ("POST", "/v1/chat/completions", {"model": tm, "messages": [{"role": "user", "content": "hi"}]}),
+            ("GET", f"/api/models/{tm}", None), ("PATCH", f"/api/models/{tm}", {"name": "bob's"}),
+            ("DELETE", f"/api/models/{tm}", None), ("POST", f"/api/models/{tm}/test", None),
+            ("POST", "/api/models", {"name": "x", "provider": "openai", "model_id": "m", "team_id": w.team})]
+    routes = []
+    for team in (w.team, w.team + 1000):
+        base = f"/api/teams/{team}"
+        routes += [("GET", base, None), ("DELETE", base, None), ("GET", f"{base}/history", None),
+                   ("POST", f"{base}/members", {"email": "bob@example.com", "role": "owner"}),
+                   ("PATCH", f"{base}/members/{ada_id}", {"role": "member"}),
+                   ("DELETE", f"{base}/members/{ada_id}", None), ("DELETE", f"{base}/invitations/1", None),
+                   ("GET", f"{base}/secrets", None),
+                   ("POST", f"{base}/secrets", {"provider": "anthropic", "api_key": "sk-bob-1234567890"}),
+                   ("GET", f"{base}/secrets/openai", None),
+                   ("PUT", f"{base}/secrets/openai", {"api_key": "sk-bob-1234567890"}),
+                   ("DELETE", f"{base}/secrets/openai", None), ("POST", f"{base}/secrets/openai/check", None)]
+    return chat + routes
 
 
 def send(client, method, path, body):
@@ -65,6 +89,7 @@ def test_every_route_with_adas_ids_is_404_for_bob(world, fake_provider):
             assert answer.status_code == 404, (who, method, path, answer.status_code)
             text = answer.get_data(as_text=True)
             assert SECRET not in text and MODEL_KEY not in text and "ada-private" not in text
+            assert TEAM_KEY not in text and "ada-team" not in text
     assert fake_provider.calls == [], "an isolation failure reached the provider"
     assert snapshot(world.app) == before
 
@@ -74,9 +99,11 @@ def test_bob_never_sees_adas_things_in_his_lists(world):
     for client, path in ((world.bob, "/api/models"), (world.bob, "/api/secrets"), (world.bob, "/api/tokens"),
                          (world.bob, "/api/usage"), (world.bob, "/models"), (world.bob, "/secrets"),
                          (world.bob, "/tokens"), (world.bob, "/chat"), (world.bob, "/account"),
-                         (bob_bearer, "/v1/models"), (bob_bearer, "/api/models"), (world.bob, "/api/providers")):
+                         (bob_bearer, "/v1/models"), (bob_bearer, "/api/models"), (world.bob, "/api/providers"),
+                         (world.bob, "/api/teams"), (bob_bearer, "/api/teams")):
         text = client.get(path).get_data(as_text=True)
-        for theirs in ("ada-private", "ada-relying", world.model, "ada-cli", "ada@example.com", "…0000"):
+        for theirs in ("ada-private", "ada-relying", world.model, "ada-cli", "ada@example.com", "…0000",
+                       "ada-team", world.team_model, "…5555"):
             assert theirs not in text, (path, theirs)
     providers = {p["id"]: p["has_secret"] for p in world.bob.get("/api/providers").json["providers"]}
     assert providers["openai"] is False
@@ -115,4 +142,8 @@ def _rule_of(path):
     path = re.sub(r"/api/secrets/openai", "/api/secrets/<provider>", path)
     path = re.sub(r"^/secrets/openai", "/secrets/<provider>", path)
     path = re.sub(r"/api/tokens/\d+", "/api/tokens/<int:token_id>", path)
+    path = re.sub(r"^/api/teams/\d+", "/api/teams/<int:team_id>", path)
+    path = re.sub(r"/members/\d+", "/members/<int:user_id>", path)
+    path = re.sub(r"/invitations/\d+", "/invitations/<int:invitation_id>", path)
+    path = re.sub(r"/api/teams/<int:team_id>/secrets/openai", "/api/teams/<int:team_id>/secrets/<provider>", path)
     return re.sub(r"^/tokens/\d+", "/tokens/<int:token_id>", path)

@@ -6,13 +6,14 @@ import logging
 
 import pytest
 
-from tests.sweep import ANTHROPIC_KEY, HX, MODEL_KEY, SECRET, build_world, database_text
+from tests.sweep import ANTHROPIC_KEY, HX, MODEL_KEY, SECRET, TEAM_KEY, build_world, database_text
 from vault import StartupError, create_app, crypto
 from vault.db import LLMModel, database
 from vault.settings import new_master_key
 
 ROTATED = "sk-test-SENTINEL-ROTATED-3333"
 TYPED = "sk-test-SENTINEL-TYPED-4444"
+TEAM_ROTATED = "sk-test-SENTINEL-TEAM-ROTATED-6666"
 CHAT = {"messages": [{"role": "user", "content": "hello"}]}
 
 
@@ -79,10 +80,29 @@ def walk(w, fake_provider, keep):
     keep(a.post("/secrets/groq", headers=HX, data={"api_key": SECRET + "\x00"}))
     keep(a.post("/secrets/openai/rotate", headers=HX, data={"api_key": ROTATED + " x", "expected_version": "1"}))
     keep(a.post("/api/chat", json={"model_id": m, "messages": SECRET}))
+    walk_team(w, keep)
     # rotation, then every read again
     keep(a.put("/api/secrets/openai", json={"api_key": ROTATED}))
     for path in ("/secrets", "/api/secrets", "/api/secrets/openai/history", "/models"):
         keep(a.get(path, headers=HX))
+
+
+def walk_team(w, keep):
+    """The team's key used and refused through every wire by ada's token, read by ada, checked,
+    rotated, given back in bad input; bob, not a member, asks too."""
+    a, t, base = w.ada, w.bearer(w.ada_token), f"/api/teams/{w.team}"
+    for path in ("/api/teams", base, f"{base}/secrets", f"{base}/secrets/openai", f"{base}/history",
+                 f"/api/models/{w.team_model}", "/models"):
+        keep(a.get(path))
+        keep(w.bob.get(path))
+    keep(a.post(f"{base}/secrets/openai/check"))
+    keep(t.post("/v1/chat/completions", buffered=True, json={"model": "ada-team-gpt", **CHAT}))
+    keep(t.post("/v1/messages", buffered=True, json={"model": "ada-team-gpt", "max_tokens": 9, **CHAT}))
+    keep(a.post("/api/chat", buffered=True, json={"model_id": w.team_model, "stream": True, **CHAT}))
+    keep(a.post(f"{base}/secrets", json={"provider": "openai", "api_key": TEAM_KEY}))  # 409 exists
+    keep(a.put(f"{base}/secrets/openai", json={"api_key": TEAM_KEY + " x"}))
+    keep(a.put(f"{base}/secrets/openai", json={"api_key": TEAM_ROTATED}))
+    keep(t.post("/v1/chat/completions", buffered=True, json={"model": "ada-team-gpt", **CHAT}))
 
 
 def tamper_and_read(w, keep):
@@ -119,7 +139,8 @@ def test_no_sentinel_anywhere(world, fake_provider, app_config, caplog, tmp_path
         create_app({**app_config, "VAULT_MASTER_KEYS": new_master_key()})
     stored = database_text(world.app)
 
-    sentinels = (SECRET, MODEL_KEY, ANTHROPIC_KEY, ROTATED, TYPED, world.ada_token, world.bob_token,
+    assert TEAM_KEY in fake_provider.keys_seen() and TEAM_ROTATED in fake_provider.keys_seen()
+    sentinels = (SECRET, MODEL_KEY, ANTHROPIC_KEY, ROTATED, TYPED, TEAM_KEY, TEAM_ROTATED, world.ada_token, world.bob_token,
                  "SENTINEL", "UPSTREAM-BODY-MARKER")
     places = {"responses": "\n".join(keep.seen), "logs": caplog.text, "cli": "\n".join(outputs),
               "startup refusal": str(refused.value), "database": stored}

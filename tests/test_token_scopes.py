@@ -55,7 +55,8 @@ def bearer(token):
 def example_path(rule, model_id):
     """A real path for a URL rule: ada's openai secret, one of her models, her first token."""
     return (rule.replace("<provider>", "openai").replace("<model_uuid>", model_id)
-            .replace("<int:token_id>", "1").replace("<handle_>", "x"))
+            .replace("<int:token_id>", "1").replace("<handle_>", "x").replace("<int:team_id>", "1")
+            .replace("<int:user_id>", "1").replace("<int:invitation_id>", "1"))
 
 
 def routes(app):
@@ -99,10 +100,14 @@ def test_every_chat_route_takes_a_chat_only_token(gateway, models):
                 ("POST", "/v1/chat/completions"): {"model": "alpha", "messages": MESSAGES},
                 ("POST", "/v1/embeddings"): {"model": "alpha", "input": "hi"},
                 ("POST", "/v1/messages"): {"model": "alpha", "max_tokens": 5, "messages": MESSAGES},
-                ("POST", "/v1/responses"): {"model": "alpha", "input": "hi"}}
+                ("POST", "/v1/responses"): {"model": "alpha", "input": "hi"},
+                ("GET", "/api/teams"): None, ("GET", "/api/teams/<int:team_id>"): None,
+                ("GET", "/api/teams/<int:team_id>/secrets"): None}
     assert {r for r in routes(gateway) if is_chat(*r)} == set(requests)  # a new chat route is tried here
+    team = client.post("/api/teams", json={"name": "t"}, headers=bearer(scoped_token(gateway, ["manage"])))
     for (method, path), body in requests.items():
-        answer = client.open(path.replace("<path:name>", "alpha"), method=method, json=body, headers=token)
+        path = path.replace("<path:name>", "alpha").replace("<int:team_id>", str(team.json["team"]["id"]))
+        answer = client.open(path, method=method, json=body, headers=token)
         assert answer.status_code == 200, (method, path, answer.get_data(as_text=True))
 
 

@@ -76,9 +76,9 @@ def wants_json():
     return path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def render_error(code, message, status):
+def render_error(code, message, status, field=None):
     if wants_json():
-        return json_error(code, message, status)
+        return json_error(code, message, status, field)
     if request.headers.get("HX-Request") == "true":
         return render_template("_error_fragment.html", message=message, status=status), status
     try:
@@ -87,8 +87,10 @@ def render_error(code, message, status):
         return f"<!doctype html><title>{status}</title><p>{escape(message)}</p>", status
 
 
-def json_error(code, message, status):
-    response = jsonify({"error": {"code": code, "message": message}})
+def json_error(code, message, status, field=None):
+    """The error shape; `field` names the body field at fault, when one is."""
+    error = {"code": code, "message": message, **({"field": field} if field else {})}
+    response = jsonify({"error": error})
     response.status_code = status
     return response
 
@@ -163,6 +165,7 @@ def _to_sign_in():
 
 
 def _render_described(exc):
-    response = make_response(render_error(*describe(exc, f"{request.method} {request.path}")))
+    field = getattr(exc, "field", None) if isinstance(exc, VaultError) else None
+    response = make_response(render_error(*describe(exc, f"{request.method} {request.path}"), field))
     response.headers.extend(getattr(exc, "headers", ()))  # a provider's Retry-After
     return response

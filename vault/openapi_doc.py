@@ -5,7 +5,7 @@ from .gateway.request import MAX_MESSAGES, ROLES
 from .validate import MAX_KEY_LEN
 
 PROVIDER_IDS = list(providers.PROVIDERS)
-KEY_SOURCES = ["model", "provider_secret", "none"]
+KEY_SOURCES = ["model", "provider_secret", "team_secret", "none"]
 TIMESTAMP = {"type": "string", "format": "date-time", "description": "UTC, ISO 8601 with a Z."}
 TIMESTAMP_OR_NULL = {**TIMESTAMP, "type": ["string", "null"]}
 
@@ -45,7 +45,8 @@ ERROR_SCHEMAS = {
         ["code", "message"],
         code={"type": "string", "description": "Stable, machine-readable: `not_found`, `invalid_json`, "
                                                "`unknown_field`, `missing_api_key`, `upstream_auth`…"},
-        message={"type": "string", "description": "One sentence for a person; never a key."})),
+        message={"type": "string", "description": "One sentence for a person; never a key."},
+        field={"type": "string", "description": "The body field at fault, when one is: `name`, `email`…"})),
     "OpenAIError": obj(["error"], error=obj(
         ["code", "message", "type", "param"],
         code={"type": "string"}, message={"type": "string"},
@@ -143,7 +144,7 @@ MODEL_FIELDS = dict(
 MODEL_SCHEMAS = {
     "Model": obj(
         ["id", "name", "provider", "model_id", "base_url", "auth_type", "has_own_key", "key_preview",
-         "key_source", "key_status", "shared", "supports_streaming", "supports_tools", "warning",
+         "key_source", "key_status", "shared", "team_id", "supports_streaming", "supports_tools", "warning",
          "version", "created_at", "updated_at"],
         id={"type": "string", "format": "uuid"}, name={"type": "string"}, provider=ref("ProviderId"),
         model_id={"type": "string"}, base_url={"type": "string"}, auth_type=ref("AuthType"),
@@ -152,13 +153,18 @@ MODEL_SCHEMAS = {
                                                                   "null when there is none."},
         key_status={"enum": ["ok", "missing", "expired"]},
         shared={"type": "boolean", "description": "A read-only catalog model."},
+        team_id={"type": ["integer", "null"], "description": "The team the model belongs to; null: yours "
+                                                             "(or the catalog's)."},
         supports_streaming={"type": "boolean"}, supports_tools={"type": "boolean"},
         warning={"type": ["string", "null"], "description": "Set when a provider secret would travel "
                                                               "to a host other than the provider's."},
         version={"type": "integer", "minimum": 1, "description": "Grows by one on every change."},
         created_at=TIMESTAMP, updated_at=TIMESTAMP),
-    "ModelCreate": {**obj(["name", "provider", "model_id"], **MODEL_FIELDS),
-                    "description": "base_url and auth_type default to the provider's."},
+    "ModelCreate": {**obj(["name", "provider", "model_id"], **MODEL_FIELDS,
+                          team_id=or_null(number(1, 2**31 - 1, integer=True))),
+                    "description": "base_url and auth_type default to the provider's. With `team_id`, a "
+                                   "model of that team (its owners only: 403 not_team_owner; 404 for a "
+                                   "team you are not in); it uses the team's secret, never yours."},
     "ModelUpdate": {**obj(**MODEL_FIELDS, expected_version=or_null(number(1, 2**31 - 1, integer=True))),
                     "description": "Only the fields sent change. With `expected_version`, only if the "
                                    "model is still at that version (409 version_conflict otherwise)."},
@@ -170,6 +176,35 @@ MODEL_SCHEMAS = {
                           code={"type": "string", "description": "`ok` or an upstream error code."},
                           message={"type": "string"}, latency_ms={"type": "number", "minimum": 0},
                           key_source={"enum": KEY_SOURCES}),
+}
+
+ROLE = {"enum": ["owner", "member"], "description": "Owners manage the team's members, secrets and "
+                                                    "models; members use its models."}
+TEAM_FIELDS = dict(id={"type": "integer"}, name={"type": "string"}, role=ROLE, created_at=TIMESTAMP,
+                   member_count={"type": "integer", "minimum": 1})
+MEMBER = obj(["user_id", "email", "role", "joined_at"], user_id={"type": "integer"},
+             email={"type": "string"}, role=ROLE, joined_at=TIMESTAMP)
+INVITATION = obj(["id", "email", "role", "invited_at"], id={"type": "integer"}, email={"type": "string"},
+                 role=ROLE, invited_at=TIMESTAMP)
+TEAM_SCHEMAS = {
+    "Team": obj(list(TEAM_FIELDS), **TEAM_FIELDS),
+    "TeamDetail": obj([*TEAM_FIELDS, "members", "invitations", "secrets", "models"], **TEAM_FIELDS,
+                      members={"type": "array", "items": MEMBER},
+                      invitations={"type": "array", "items": INVITATION},
+                      secrets={"type": "array", "items": ref("Secret")},
+                      models={"type": "array", "items": ref("Model")}),
+    "TeamCreate": obj(["name"], name=text(100, "Unique on this instance; trimmed; printable characters.")),
+    "MemberAdd": obj(["email"], email={"type": "string", "maxLength": 254}, role={**ROLE, "default": "member"}),
+    "MemberUpdate": obj(["role"], role=ROLE),
+    "Member": MEMBER,
+    "Invitation": INVITATION,
+    "TeamEvent": obj(["action", "subject", "at", "by", "outcome", "version", "detail"],
+                     action={"type": "string", "examples": ["team.create", "member.add", "secret.rotate",
+                                                            "model.update"]},
+                     subject={"type": "string", "examples": ["team:3", "team:3:secret:openai"]},
+                     at=TIMESTAMP, by={"type": ["string", "null"], "description": "The acting user's email."},
+                     outcome={"type": "string"}, version={"type": ["integer", "null"]},
+                     detail={"type": ["string", "null"]}),
 }
 
 SCOPES = {"type": "array", "minItems": 1, "items": {"enum": ["chat", "manage"]},
@@ -470,6 +505,12 @@ def chat_ok(answer, event, description, done=False):
 
 
 SECRET_OK = json_ok(obj(["secret"], secret=ref("Secret")))
+TEAM_OK = json_ok(obj(["team"], team=ref("TeamDetail")))
+TEAM_ID = {"name": "team_id", "in": "path", "required": True,
+           "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
+USER_ID = {**TEAM_ID, "name": "user_id"}
+INVITATION_ID = {**TEAM_ID, "name": "invitation_id"}
+OWNERS = "Owners only (403 not_team_owner); 404 for a team you are not in"
 MODEL_OK = json_ok(obj(["model"], model=ref("Model")))
 PATHS = {
     "/api/openapi.json": {"get": {
@@ -505,7 +546,7 @@ PATHS = {
         "get": operation("listModels", "models", "Your models, then the shared catalog",
                          {"200": json_ok(obj(["models"], models={"type": "array", "items": ref("Model")}))}, []),
         "post": operation("createModel", "models", "Add a model", {"201": {**MODEL_OK, "description": "Created"}},
-                          [400, 409], body=ref("ModelCreate"), security=WRITE)},
+                          [400, 403, 404, 409], body=ref("ModelCreate"), security=WRITE)},
     "/api/models/test": {"post": operation(
         "testUnsavedModel", "models", "Test connection with unsaved form values",
         {"200": json_ok(ref("ConnectionTest"))}, [400, 403], body=ref("ModelTestUnsaved"), security=WRITE)},
@@ -520,6 +561,57 @@ PATHS = {
     "/api/models/{model_uuid}/test": {"parameters": [MODEL_UUID], "post": operation(
         "testModel", "models", "Test connection for a saved model, with the key it would use",
         {"200": json_ok(ref("ConnectionTest"))}, [400, 403, 404], security=WRITE)},
+    "/api/teams": {
+        "get": operation("listTeams", "teams", "Your teams, with your role in each",
+                         {"200": json_ok(obj(["teams"], teams={"type": "array", "items": ref("Team")}))}, [403]),
+        "post": operation("createTeam", "teams", "Make a team; you are its owner",
+                          {"201": {**TEAM_OK, "description": "Created"}}, [400, 403, 409],
+                          body=ref("TeamCreate"), security=WRITE)},
+    "/api/teams/{team_id}": {
+        "parameters": [TEAM_ID],
+        "get": operation("getTeam", "teams", "A team of yours: members, invitations, secrets (never a key) and "
+                         "models", {"200": TEAM_OK}, [403, 404]),
+        "delete": operation("deleteTeam", "teams", f"Delete the team, its secrets and models. {OWNERS}",
+                            {"204": NO_CONTENT}, [403, 404], security=WRITE)},
+    "/api/teams/{team_id}/history": {"parameters": [TEAM_ID], "get": operation(
+        "teamHistory", "teams", "The team's audit trail with who acted, newest first (at most 200 events)",
+        {"200": json_ok(obj(["events"], events={"type": "array", "items": ref("TeamEvent")}))}, [403, 404])},
+    "/api/teams/{team_id}/members": {"parameters": [TEAM_ID], "post": operation(
+        "addTeamMember", "teams", f"Add an account by email; under VAULT_SIGNUP=invite an email without one is "
+        f"invited. {OWNERS}",
+        {"201": json_ok({"anyOf": [obj(["member"], member=ref("Member")),
+                                   obj(["invitation"], invitation=ref("Invitation"))]}, "Added or invited")},
+        [400, 403, 404, 409], body=ref("MemberAdd"), security=WRITE)},
+    "/api/teams/{team_id}/members/{user_id}": {
+        "parameters": [TEAM_ID, USER_ID],
+        "patch": operation("changeTeamRole", "teams", f"Change a member's role; the team keeps an owner "
+                           f"(409 last_owner). {OWNERS}", {"200": json_ok(obj(["member"], member=ref("Member")))},
+                           [400, 403, 404, 409], body=ref("MemberUpdate"), security=WRITE),
+        "delete": operation("removeTeamMember", "teams", "Remove a member (owners), or leave (yourself); their "
+                            "next request is refused", {"204": NO_CONTENT}, [403, 404, 409], security=WRITE)},
+    "/api/teams/{team_id}/invitations/{invitation_id}": {"parameters": [TEAM_ID, INVITATION_ID], "delete": operation(
+        "cancelTeamInvitation", "teams", f"Cancel an invitation. {OWNERS}", {"204": NO_CONTENT}, [403, 404],
+        security=WRITE)},
+    "/api/teams/{team_id}/secrets": {
+        "parameters": [TEAM_ID],
+        "get": operation("listTeamSecrets", "teams", "The team's provider secrets (never a key)",
+                         {"200": json_ok(obj(["secrets"], secrets={"type": "array", "items": ref("Secret")}))},
+                         [403, 404]),
+        "post": operation("createTeamSecret", "teams", f"Store the team's key for a provider, as "
+                          f"POST /api/secrets. {OWNERS}",
+                          {"201": {**SECRET_OK, "description": "Created", "headers": {"Location": {
+                              "required": True, "schema": {"type": "string"}}}}},
+                          [400, 403, 404, 409, 429], body=ref("SecretCreate"), security=WRITE)},
+    "/api/teams/{team_id}/secrets/{provider}": {
+        "parameters": [TEAM_ID, PROVIDER],
+        "get": operation("getTeamSecret", "teams", "One of the team's secrets", {"200": SECRET_OK}, [403, 404]),
+        "put": operation("updateTeamSecret", "teams", f"As PUT /api/secrets/{{provider}}. {OWNERS}",
+                         {"200": SECRET_OK}, [400, 403, 404, 409, 429], body=ref("SecretUpdate"), security=WRITE),
+        "delete": operation("deleteTeamSecret", "teams", f"Delete it; the team's models relying on it have no "
+                            f"key. {OWNERS}", {"204": NO_CONTENT}, [403, 404], security=WRITE)},
+    "/api/teams/{team_id}/secrets/{provider}/check": {"parameters": [TEAM_ID, PROVIDER], "post": operation(
+        "checkTeamSecret", "teams", f"Call the provider's models list with the team's key. {OWNERS}",
+        {"200": json_ok(ref("SecretCheck"))}, [403, 404], security=WRITE)},
     "/api/tokens": {
         "get": operation("listTokens", "tokens", "Your API tokens (session only)",
                          {"200": json_ok(obj(["tokens"], tokens={"type": "array", "items": ref("Token")}))},
@@ -578,18 +670,23 @@ gateway that resolves which key to use.
 **Authentication.** Either `Authorization: Bearer <api token>` (create one on the Tokens page), or
 the browser session cookie; with the session, unsafe methods also need the CSRF token in
 `X-CSRFToken`. A request with a Bearer header is decided by the token alone, within its scopes: `chat`
-(`/v1`, `POST /api/chat`, `GET /api/models`, `/api/providers`, `/api/usage`) or `manage` (also every
+(`/v1`, `POST /api/chat`, `GET /api/models`, `/api/providers`, `/api/usage`, and reading
+`/api/teams`, a team and its secrets) or `manage` (also every
 other route but `/api/tokens`); outside them, 403 `insufficient_scope`. `/api/tokens` takes the
 session only, and creating a token the account password too; `/v1` takes the Bearer token only.
 
-**Errors** are always `{"error": {"code", "message"}}` with a 4xx/5xx status; under `/v1` the error
+**Teams** share provider keys: owners store them, members' requests use them, nobody reads them.
+See the README, Teams.
+
+**Errors** are always `{"error": {"code", "message"}}` with a 4xx/5xx status, and `field` when one
+body field is at fault; under `/v1` the error
 also carries OpenAI's `type` and `param`. No answer ever contains a stored key."""
 
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {"title": "Provider Secrets Vault", "version": "0.1.0", "description": DESCRIPTION},
     "servers": [{"url": "/"}],
-    "tags": [{"name": n} for n in ("secrets", "models", "tokens", "chat", "openai", "anthropic", "meta")],
+    "tags": [{"name": n} for n in ("secrets", "models", "teams", "tokens", "chat", "openai", "anthropic", "meta")],
     "paths": PATHS,
     "components": {
         "securitySchemes": {
@@ -601,7 +698,7 @@ DOCUMENT = {
             ANTHROPIC_KEY: {"type": "apiKey", "in": "header", "name": "x-api-key",
                             "description": "An API token where Anthropic's clients send their key "
                                            "(POST /v1/messages only)."}},
-        "schemas": {**ERROR_SCHEMAS, **SECRET_SCHEMAS, **MODEL_SCHEMAS, **TOKEN_SCHEMAS, **CHAT_SCHEMAS,
+        "schemas": {**ERROR_SCHEMAS, **SECRET_SCHEMAS, **MODEL_SCHEMAS, **TEAM_SCHEMAS, **TOKEN_SCHEMAS, **CHAT_SCHEMAS,
                     **OPENAI_SCHEMAS},
         "responses": error_responses(),
     },

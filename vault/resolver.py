@@ -149,20 +149,24 @@ def resolve_unsaved(user, provider, base_url, auth_type, api_key=None, upstream_
 
 
 def resolve_secret(secret):
-    """For a provider secret's health check: its own key against the provider's default URL."""
+    """For a provider (or team) secret's health check: its own key against the provider's default URL."""
     entry, base_url = providers.PROVIDERS[secret.provider], base_url_for(secret.provider)
     key = _open_secret(secret, base_url) if base_url and "{" not in base_url else None
     return Target(provider=secret.provider, base_url=base_url, auth_type=entry.auth_type, key=key,
-                  key_source="provider_secret")
+                  key_source=source_of(secret))
+
+
+def source_of(secret):
+    return "team_secret" if isinstance(secret, TeamSecret) else "provider_secret"
 
 
 def model_key_preview(model, secrets):
     """What the models page shows: which key a model will use, without decrypting anything."""
     if model.api_key_encrypted:
         return "model", model.key_preview
-    secret = secrets.get(model.provider)
+    secret = secrets.get((model.team_id, model.provider))
     if secret is not None and not _expired(secret):
-        return "provider_secret", secret.key_preview
+        return source_of(secret), secret.key_preview
     if model.auth_type == "none":
         return "none", None
     return ("expired" if secret is not None else "missing"), None
@@ -171,9 +175,10 @@ def model_key_preview(model, secrets):
 def _open_secret(secret, base_url):
     """The secret's key for a call to `base_url`: refused before decrypting when the secret may
     not go there; its last_used_at moves, as a chat's does."""
-    _bound(secret.provider, base_url, secret.allowed_hosts)
-    _touch(secret.id, secret.last_used_at, utcnow())
-    return crypto.decrypt(secret.api_key_encrypted, secret.aad, f"{secret.provider} provider secret")
+    team = isinstance(secret, TeamSecret)
+    _bound(secret.provider, base_url, secret.allowed_hosts, team)
+    _touch(secret.id, secret.last_used_at, utcnow(), "touch_team" if team else "touch")
+    return crypto.decrypt(secret.api_key_encrypted, secret.aad, f"{secret.provider} {source_of(secret)}")
 
 
 def _bound(provider, base_url, allowed, team=False):

@@ -2,9 +2,10 @@
 Each row is written only if it still holds the value that was read (compare-and-set), so a key
 changed while the rotation runs is read again, never overwritten with the old one."""
 from . import crypto
-from .db import MASTER_KEY_CHECK, LLMModel, ProviderSecret, VaultMeta, write_txn
+from .db import MASTER_KEY_CHECK, LLMModel, ProviderSecret, TeamSecret, VaultMeta, write_txn
 
 PASSES = 3
+SEALED = (ProviderSecret, TeamSecret, LLMModel)  # every table holding encrypted keys
 
 
 def rotate_all(ring):
@@ -22,7 +23,7 @@ def rotate_all(ring):
 def _pass(ring):
     moved = total = 0
     with write_txn():
-        for model in (ProviderSecret, LLMModel):
+        for model in SEALED:
             for row in model.select().where(model.api_key_encrypted.is_null(False)):
                 counted, changed = _rotate_row(ring, model, row)
                 total, moved = total + counted, moved + changed
@@ -54,7 +55,7 @@ def _left_behind(ring):
     current = f"{crypto.FORMAT}.{ring.primary}."
     return any(model.select().where(model.api_key_encrypted.is_null(False),
                                     ~model.api_key_encrypted.startswith(current)).exists()
-               for model in (ProviderSecret, LLMModel))
+               for model in SEALED)
 
 
 def _reencrypted(ring, blob, aad, label):

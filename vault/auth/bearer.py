@@ -41,7 +41,8 @@ class InsufficientScope(VaultError):
 # Which scope a Bearer request needs, by route (README, API tokens). /v1 is not Flask's: the
 # gateway's own app (vault/v1) takes a token of any scope, as every scope grants chat.
 CHAT_ROUTES = {("POST", "/api/chat"), ("GET", "/api/models"), ("GET", "/api/providers"),
-               ("GET", "/api/usage")}
+               ("GET", "/api/usage"), ("GET", "/api/teams"), ("GET", "/api/teams/<int:team_id>"),
+               ("GET", "/api/teams/<int:team_id>/secrets")}  # a member sees what they use
 NO_SCOPE = {"/api/openapi.json", "/static/<path:filename>"}  # public: a token adds nothing
 SESSION_ONLY = ("/api/tokens", "/tokens", "/account")  # they refuse every token (session_required)
 

@@ -10,7 +10,7 @@ import time
 
 import peewee as pw
 
-from ..db import LLMModel, UsageRecord, database, utcnow
+from ..db import LLMModel, Team, UsageRecord, database, utcnow
 from ..llm.http import count
 
 log = logging.getLogger(__name__)
@@ -122,13 +122,18 @@ def _write_forever():
 atexit.register(flush)
 
 
-def since(user, days):
-    """Rows of the last `days` days, newest first, with each model's current name."""
+def since(who, days):
+    """Rows of the last `days` days, newest first, with each model's current name: a user's, or
+    (for a Team) every member's use of the team's models."""
     flush()  # what this process counted so far is in the answer
     first = utcnow().date() - dt.timedelta(days=days - 1)
+    if isinstance(who, Team):
+        whose = UsageRecord.model.in_(LLMModel.select(LLMModel.id).where(LLMModel.team == who))
+    else:
+        whose = UsageRecord.user == who
     query = (UsageRecord.select(UsageRecord, LLMModel.name.alias("model_name"))
              .join(LLMModel, pw.JOIN.LEFT_OUTER, on=(UsageRecord.model == LLMModel.id))
-             .where(UsageRecord.user == user, UsageRecord.day >= first)
+             .where(whose, UsageRecord.day >= first)
              .order_by(UsageRecord.day.desc(), UsageRecord.model))
     return list(query.objects())
 

@@ -1,18 +1,21 @@
-"""Models of one user (and the shared catalog they can read): validation, writes, the key each
-will use, and "test connection". Used by both the page and the JSON API."""
+"""Models of one user, of their teams and the shared catalog they can read: validation, writes,
+the key each will use, and "test connection". Used by both the pages and the JSON API. A team's
+models are written by its owners only (vault/teams/service.py decides who is one)."""
 import uuid
 
 import peewee as pw
 from flask import current_app
 
 from .. import audit, crypto, hosts, llm, providers, resolver
-from ..db import LLMModel, ProviderSecret, database, iso, utcnow
+from ..db import LLMModel, Membership, ProviderSecret, TeamSecret, database, iso, utcnow
 from ..errors import NotFound, VaultError, VersionConflict
+from ..teams.service import require_owner
 from ..urls import BadURL, base_url_for, check_base_url
 from ..validate import FieldError, checked_str, clean_key, optional_int, refuse_unknown
 
 FIELDS = {"name", "provider", "model_id", "base_url", "auth_type", "api_key",
           "supports_streaming", "supports_tools"}
+SOURCES = ("model", "provider_secret", "team_secret", "none")  # the keys a model can use
 MAX_VERSION = 2**31 - 1
 
 
@@ -22,9 +25,12 @@ class ReadOnly(VaultError):
 
 # --- reading -----------------------------------------------------------------------------
 
-def listed(user):
-    """Own models first, then the shared catalog, each by name."""
-    return list(LLMModel.visible_to(user).order_by(LLMModel.user.is_null(), LLMModel.name))
+def listed(user, team=None):
+    """Own models first, then their teams', then the shared catalog, each by name; or one team's."""
+    if team is not None:
+        return list(LLMModel.select().where(LLMModel.team == team).order_by(LLMModel.name))
+    return list(LLMModel.visible_to(user).order_by(LLMModel.user.is_null(), LLMModel.team.is_null(),
+                                                    LLMModel.name))
 
 
 def visible(user, model_uuid):
@@ -37,28 +43,40 @@ def visible(user, model_uuid):
 
 
 def owned(user, model_uuid):
+    """A model the user may change: their own, or a team's they own."""
     row = visible(user, model_uuid)
-    if row.user_id is None:
+    if row.team_id is not None:
+        require_owner(user, row.team_id, "change the team's models")
+    elif row.user_id is None:
         raise ReadOnly()
     return row
 
 
 def secrets_by_provider(user):
-    return {s.provider: s for s in ProviderSecret.owned_by(user)}
+    """{(team id or None, provider): secret}: the user's own secrets and their teams' (what a
+    model of theirs, of a team of theirs or of the catalog would use), without decrypting."""
+    teams = Membership.select(Membership.team).where(Membership.user == user)
+    own = {(None, s.provider): s for s in ProviderSecret.owned_by(user)}
+    return own | {(s.team_id, s.provider): s for s in TeamSecret.select().where(TeamSecret.team.in_(teams))}
 
 
 def key_status(model, secrets):
-    """(source, preview) of the key the model will use: model | provider_secret | none | missing | expired."""
+    """(source, preview) of the key the model will use: model | provider_secret | team_secret |
+    none | missing | expired."""
     return resolver.model_key_preview(model, secrets)
 
 
 def host_warning(model, secrets):
     """Set when the model would use a provider secret that may not be sent to its host."""
     source, _ = key_status(model, secrets)
-    secret = secrets.get(model.provider)
-    if source != "provider_secret" or hosts.allows(secret.allowed_hosts.split(), model.base_url):
+    secret = secrets.get((model.team_id, model.provider))
+    if source not in ("provider_secret", "team_secret") or hosts.allows(secret.allowed_hosts.split(), model.base_url):
         return None
-    return (f"Your {providers.PROVIDERS[model.provider].label} key may not be sent to "
+    label = providers.PROVIDERS[model.provider].label
+    if source == "team_secret":
+        return (f"The team's {label} key may not be sent to {hosts.describe(model.base_url)}: chats will "
+                "be refused until a team owner adds that host to the team secret's allowed hosts.")
+    return (f"Your {label} key may not be sent to "
             f"{hosts.describe(model.base_url)}: chats will be refused until you add that host to the "
             "secret's allowed hosts on the Secrets page.")
 
@@ -75,9 +93,10 @@ def as_json(model, secrets):
     return {"id": model.id, "name": model.name, "provider": model.provider, "model_id": model.model_id,
             "base_url": model.base_url, "auth_type": model.auth_type,
             "has_own_key": bool(model.api_key_encrypted), "key_preview": preview,
-            "key_source": source if source in ("model", "provider_secret", "none") else None,
-            "key_status": "ok" if source in ("model", "provider_secret", "none") else source,
-            "shared": model.user_id is None, "supports_streaming": model.supports_streaming,
+            "key_source": source if source in SOURCES else None,
+            "key_status": "ok" if source in SOURCES else source, "team_id": model.team_id,
+            "shared": model.user_id is None and model.team_id is None,
+            "supports_streaming": model.supports_streaming,
             "supports_tools": model.supports_tools, "warning": host_warning(model, secrets),
             "version": model.version,
             "created_at": iso(model.created_at), "updated_at": iso(model.updated_at)}
@@ -86,16 +105,32 @@ def as_json(model, secrets):
 # --- writing -----------------------------------------------------------------------------
 
 def create(user, data):
+    """The user's model, or with "team_id" a team's (its owners only)."""
+    data = dict(data)
+    team = _team_for_new(user, data.pop("team_id", None)) if "team_id" in data else None
     values = clean(data)
-    model = LLMModel(id=str(uuid.uuid4()), user=user, **values)
+    model = LLMModel(id=str(uuid.uuid4()), **({"team": team} if team else {"user": user}), **values)
     _set_key(model, data.get("api_key"))
     try:
         with database.atomic():
             model.save(force_insert=True)
-            audit.record(user, "model.create", f"model:{model.id}")
+            audit.record(user, "model.create", subject(model))
     except pw.IntegrityError:
-        raise _name_taken(values["name"]) from None
+        raise _name_taken(values["name"], team) from None
     return model
+
+
+def _team_for_new(user, team_id):
+    if team_id is None:
+        return None
+    if isinstance(team_id, bool) or not isinstance(team_id, int):
+        raise FieldError("team_id", "'team_id' must be a team's id (an integer), or null.")
+    return require_owner(user, team_id, "add models to the team").team
+
+
+def subject(model):
+    """The audit subject: a team's models are in the team's trail."""
+    return f"team:{model.team_id}:model:{model.id}" if model.team_id else f"model:{model.id}"
 
 
 def update(user, model_uuid, data):
@@ -106,15 +141,18 @@ def update(user, model_uuid, data):
     data = dict(data)
     expected = optional_int(data, "expected_version", 1, MAX_VERSION)
     data.pop("expected_version", None)
+    if "team_id" in data:
+        raise FieldError("team_id", "A model's owner does not change: create the model again under "
+                         "the team (or for yourself) and delete this one.", "owner_fixed")
     for _ in range(3):
         model = owned(user, model_uuid)
         if expected is not None and model.version != expected:
             break
         if _write_checked(user, model, data):
             return owned(user, model_uuid)
-    current = owned(user, model_uuid).version
-    audit.record(user, "model.update", f"model:{model_uuid}", outcome="conflict", version=current)
-    raise VersionConflict("model", current)
+    current = owned(user, model_uuid)
+    audit.record(user, "model.update", subject(current), outcome="conflict", version=current.version)
+    raise VersionConflict("model", current.version)
 
 
 def _write_checked(user, model, data):
@@ -135,9 +173,9 @@ def _write_checked(user, model, data):
             written = LLMModel.update(changes).where(LLMModel.id == model.id, LLMModel.version == read_at)
             if not written.execute():
                 return False
-            audit.record(user, "model.update", f"model:{model.id}", version=read_at + 1)
+            audit.record(user, "model.update", subject(model), version=read_at + 1)
     except pw.IntegrityError:
-        raise _name_taken(values.get("name", model.name)) from None
+        raise _name_taken(values.get("name", model.name), model.team) from None
     return True
 
 
@@ -149,7 +187,7 @@ def delete(user, model_uuid):
     model = owned(user, model_uuid)
     with database.atomic():
         model.delete_instance()
-        audit.record(user, "model.delete", f"model:{model.id}")
+        audit.record(user, "model.delete", subject(model))
 
 
 def _set_key(model, api_key):
@@ -171,15 +209,16 @@ def _refuse_silent_move(model, values, data):
                          "(or remove the key, to use your provider secret).", "key_rebind_required", 409)
 
 
-def _name_taken(name):
-    return FieldError("name", f"You already have a model named “{name}”.", "model_exists", 409)
+def _name_taken(name, team=None):
+    whose = "The team already has" if team else "You already have"
+    return FieldError("name", f"{whose} a model named “{name}”.", "model_exists", 409)
 
 
 # --- testing a connection ----------------------------------------------------------------
 
 def test_saved(user, model_uuid):
     model = visible(user, model_uuid)
-    return _check(user, f"model:{model.id}", model.base_url, lambda: resolver.resolve(user, model_uuid))
+    return _check(user, subject(model), model.base_url, lambda: resolver.resolve(user, model_uuid))
 
 
 def test_unsaved(user, data):

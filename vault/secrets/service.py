@@ -1,12 +1,17 @@
-"""Provider secrets of one user: the one service behind the /secrets page and /api/secrets, so the
-two never disagree. Validation, versioned writes, expiry, health checks and the audit trail."""
+"""Provider secrets of one user, or of one team: the one service behind the /secrets page, the
+team page, /api/secrets and /api/teams/<id>/secrets, so they never disagree. Validation,
+versioned writes, expiry, health checks and the audit trail.
+
+Every function takes whose keys it acts on: a User (their own secrets) or a Keys (a team's, and
+which of its owners acts, for the audit). Who may act on a team's keys is the caller's to decide
+(vault/teams/service.py)."""
 import datetime as dt
 from dataclasses import dataclass
 
 import peewee as pw
 
 from .. import audit, crypto, hosts, llm, providers, resolver
-from ..db import AuditEvent, LLMModel, ProviderSecret, iso, utcnow, write_txn
+from ..db import AuditEvent, LLMModel, ProviderSecret, Team, TeamSecret, User, iso, utcnow, write_txn
 from ..errors import BadRequest, Conflict, NotFound, VersionConflict
 from ..urls import base_url_for
 from ..validate import FieldError, clean_key
@@ -50,6 +55,47 @@ def known_provider(provider):
     return entry
 
 
+# --- whose keys ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Keys:
+    """A user's own provider secrets (team None), or a team's, acted on by `actor`."""
+    actor: User
+    team: Team | None = None
+
+    @property
+    def table(self):
+        return TeamSecret if self.team else ProviderSecret
+
+    def rows(self):
+        if self.team:
+            return TeamSecret.select().where(TeamSecret.team == self.team)
+        return ProviderSecret.owned_by(self.actor)
+
+    def models(self):
+        return LLMModel.select().where(LLMModel.team == self.team) if self.team else LLMModel.owned_by(self.actor)
+
+    def owner(self):
+        return {"team": self.team} if self.team else {"user": self.actor}
+
+    def aad(self, provider):
+        return TeamSecret.aad_for(self.team.id, provider) if self.team else ProviderSecret.aad_for(self.actor.id, provider)
+
+    def subject(self, provider):
+        return f"team:{self.team.id}:{subject(provider)}" if self.team else subject(provider)
+
+    def record(self, action, provider, **fields):
+        return audit.record(self.actor, action, self.subject(provider), **fields)
+
+    @property
+    def whose(self):
+        return "The team has" if self.team else "You have"
+
+
+def keys_of(who):
+    return who if isinstance(who, Keys) else Keys(who)
+
+
 # --- reads ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -79,49 +125,55 @@ class Row:
         return f"{self.provider.label} keys usually start with {prefix}"
 
 
-def listed(user):
-    return list(ProviderSecret.owned_by(user).order_by(ProviderSecret.provider))
+def listed(who):
+    keys = keys_of(who)
+    return list(keys.rows().order_by(keys.table.provider))
 
 
-def models_using(user):
-    """{provider: n} of the user's own models that carry no key of their own."""
-    query = (LLMModel.owned_by(user)
+def models_using(who):
+    """{provider: n} of the user's (or team's) own models that carry no key of their own."""
+    query = (keys_of(who).models()
              .select(LLMModel.provider, pw.fn.COUNT(LLMModel.id).alias("n"))
              .where(LLMModel.api_key_encrypted.is_null())
              .group_by(LLMModel.provider))
     return {r.provider: r.n for r in query}
 
 
-def overview(user):
+def overview(who):
     """Every provider of the registry, configured ones first, each in registry order."""
-    secrets = {s.provider: s for s in listed(user)}
-    using, served = models_using(user), _served(user)
+    secrets = {s.provider: s for s in listed(who)}
+    using, served = models_using(who), _served(who)
     rows = [Row(p, secrets.get(p.id), using.get(p.id, 0), served.get(p.id)) for p in providers.PROVIDERS.values()]
     return sorted(rows, key=lambda r: r.secret is None)  # stable: registry order within each half
 
 
-def row(user, provider):
-    entry = _entry_or_404(user, provider, "secret.read")
-    return Row(entry, _find(user, provider), models_using(user).get(provider, 0), _served(user).get(provider))
+def row(who, provider):
+    entry = _entry_or_404(who, provider, "secret.read")
+    return Row(entry, _find(who, provider), models_using(who).get(provider, 0), _served(who).get(provider))
 
 
-def _served(user):
+def _served(who):
     from ..gateway import usage
-    return usage.totals(user, 30, "provider", key_source="provider_secret")
+    keys = keys_of(who)
+    if keys.team:
+        return usage.totals(keys.team, 30, "provider", key_source="team_secret")
+    return usage.totals(keys.actor, 30, "provider", key_source="provider_secret")
 
 
-def get(user, provider, action="secret.read"):
-    """The user's secret; another user's provider name looks exactly like a missing one."""
-    secret = _find(user, provider) if providers.get(provider) else None
+def get(who, provider, action="secret.read"):
+    """The secret; another user's provider name looks exactly like a missing one."""
+    secret = _find(who, provider) if providers.get(provider) else None
     if secret is None:
-        raise _denied(user, provider, action)
+        raise _denied(who, provider, action)
     return secret
 
 
-def history(user, provider):
-    get(user, provider, "secret.history")
-    return list(AuditEvent.owned_by(user)
-                .where(AuditEvent.subject == subject(provider))
+def history(who, provider):
+    """A user's own trail, or the team's, whichever owner acted."""
+    get(who, provider, "secret.history")
+    keys = keys_of(who)
+    events = AuditEvent.select() if keys.team else AuditEvent.owned_by(keys.actor)
+    return list(events.where(AuditEvent.subject == keys.subject(provider))
                 .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
                 .limit(HISTORY_LIMIT))
 
@@ -138,26 +190,28 @@ def expiry_state(secret, now=None):
 
 # --- writes -----------------------------------------------------------------------------------
 
-def create(user, provider, api_key, expires_at=None, allowed_hosts=None):
-    """A new secret at version 1; SecretExists when the user has one for this provider, also when
+def create(who, provider, api_key, expires_at=None, allowed_hosts=None):
+    """A new secret at version 1; SecretExists when there is one for this provider, also when
     two requests race (the unique index decides). It may travel to `allowed_hosts`, by default
     the host of the provider's default base URL."""
+    keys = keys_of(who)
     entry = known_provider(provider)
     patterns = hosts.parse(allowed_hosts) if allowed_hosts is not None else hosts.default_for(base_url_for(provider))
     if not patterns:
         raise FieldError("allowed_hosts", f"{entry.label} has no default host: say where this key may be "
                          "sent in 'allowed_hosts', such as [\"llm.example.com\"].", "allowed_hosts_required")
-    fields = _key_fields(user, provider, clean_key(api_key, KEY_ERROR))
+    fields = _key_fields(keys, provider, clean_key(api_key, KEY_ERROR))
     try:
         with write_txn():
-            secret = ProviderSecret.create(user=user, provider=provider, expires_at=expires_at,
-                                           allowed_hosts=" ".join(patterns), **fields)
-            audit.record(user, "secret.create", subject(provider), version=secret.version)
+            secret = keys.table.create(provider=provider, expires_at=expires_at,
+                                       allowed_hosts=" ".join(patterns), **keys.owner(), **fields)
+            keys.record("secret.create", provider, version=secret.version)
     except pw.IntegrityError:
-        audit.record(user, "secret.create", subject(provider), outcome="exists")
+        keys.record("secret.create", provider, outcome="exists")
         label = providers.PROVIDERS[provider].label
-        raise SecretExists(f"You already have a provider secret for {label}; rotate it with "
-                           f"PUT /api/secrets/{provider}.") from None
+        where = f"/api/teams/{keys.team.id}/secrets/{provider}" if keys.team else f"/api/secrets/{provider}"
+        raise SecretExists(f"{keys.whose} a provider secret for {label} already; rotate it with "
+                           f"PUT {where}.") from None
     return secret
 
 
@@ -172,72 +226,81 @@ def widens(provider, allowed_hosts):
     return not all(hosts.covers(defaults, pattern) for pattern in hosts.parse(allowed_hosts))
 
 
-def update(user, provider, api_key=None, expected_version=None, expires_at=UNSET):
+def update(who, provider, api_key=None, expected_version=None, expires_at=UNSET):
     """Rotate the key and/or change the expiry, versioned."""
     if api_key is None and expires_at is UNSET:
         raise BadRequest("Send a new 'api_key', a new 'expires_at', or both.")
     changes = {}
     if api_key is not None:
-        changes.update(_key_fields(user, provider, clean_key(api_key, KEY_ERROR)))
+        changes.update(_key_fields(keys_of(who), provider, clean_key(api_key, KEY_ERROR)))
         changes.update(last_checked_at=None, last_check_status=None)  # the old key's result
     if expires_at is not UNSET:
-        changes[ProviderSecret.expires_at] = expires_at
+        changes["expires_at"] = expires_at
     action = "secret.rotate" if api_key is not None else "secret.update"
-    return _versioned(user, provider, changes, expected_version, action)
+    return _versioned(who, provider, changes, expected_version, action)
 
 
-def _versioned(user, provider, changes, expected_version, action, detail=None):
+def _versioned(who, provider, changes, expected_version, action, detail=None):
     """One UPDATE … WHERE version = ? is the compare-and-set, so two tabs cannot silently
     overwrite each other; the version grows by one."""
-    changes = {**changes, ProviderSecret.version: ProviderSecret.version + 1, ProviderSecret.updated_at: utcnow()}
+    keys = keys_of(who)
+    table = keys.table
+    changes = {_column(table, field): value for field, value in changes.items()}
+    changes.update({table.version: table.version + 1, table.updated_at: utcnow()})
     secret = updated = None
     if providers.get(provider):
         with write_txn():
-            secret = _find(user, provider)
+            secret = _find(keys, provider)
             if secret is not None:
-                query = ProviderSecret.update(changes).where(ProviderSecret.id == secret.id)
+                query = table.update(changes).where(table.id == secret.id)
                 if expected_version is not None:
-                    query = query.where(ProviderSecret.version == expected_version)
+                    query = query.where(table.version == expected_version)
                 if query.execute():
-                    updated = _find(user, provider)
-                    audit.record(user, action, subject(provider), version=updated.version, detail=detail)
+                    updated = _find(keys, provider)
+                    keys.record(action, provider, version=updated.version, detail=detail)
     if secret is None:
-        raise _denied(user, provider, action)
+        raise _denied(keys, provider, action)
     if updated is None:
-        audit.record(user, action, subject(provider), outcome="conflict", version=secret.version)
+        keys.record(action, provider, outcome="conflict", version=secret.version)
         raise VersionConflict("secret", secret.version)
     return updated
 
 
-def allow_hosts(user, provider, allowed_hosts, expected_version=None):
+def _column(table, field):
+    """The same field on the table being written: changes are named by field, whoever owns the key."""
+    return getattr(table, field if isinstance(field, str) else field.name)
+
+
+def allow_hosts(who, provider, allowed_hosts, expected_version=None):
     """Where the key may be sent: a deliberate act (the caller has re-checked the password), its
     own audit action, and a new version like any other change."""
     patterns = hosts.parse(allowed_hosts)
-    changes = {ProviderSecret.allowed_hosts: " ".join(patterns)}
-    return _versioned(user, provider, changes, expected_version, "secret.allow_hosts", detail=" ".join(patterns))
+    changes = {"allowed_hosts": " ".join(patterns)}
+    return _versioned(who, provider, changes, expected_version, "secret.allow_hosts", detail=" ".join(patterns))
 
 
-def delete(user, provider):
-    secret = None
+def delete(who, provider):
+    keys, secret = keys_of(who), None
     if providers.get(provider):
         with write_txn():
-            secret = _find(user, provider)
+            secret = _find(keys, provider)
             if secret is not None:
-                ProviderSecret.delete().where(ProviderSecret.id == secret.id).execute()
-                audit.record(user, "secret.delete", subject(provider), version=secret.version)
+                keys.table.delete().where(keys.table.id == secret.id).execute()
+                keys.record("secret.delete", provider, version=secret.version)
     if secret is None:
-        raise _denied(user, provider, "secret.delete")
+        raise _denied(keys, provider, "secret.delete")
 
 
-def check(user, provider):
+def check(who, provider):
     """Calls the provider's models list with the stored key; stores and returns the outcome.
     No transaction is held while the provider answers."""
-    secret = get(user, provider, "secret.check")
+    keys = keys_of(who)
+    secret = get(keys, provider, "secret.check")
     try:
         target = resolver.resolve_secret(secret)
     except resolver.HostNotAllowed as refused:
-        audit.record(user, "secret.check", subject(provider), outcome=refused.code, version=secret.version,
-                     detail=f"provider_secret → {hosts.describe(base_url_for(provider))}")
+        keys.record("secret.check", provider, outcome=refused.code, version=secret.version,
+                    detail=f"{resolver.source_of(secret)} → {hosts.describe(base_url_for(provider))}")
         raise
     if not target.base_url or "{" in target.base_url:  # custom, azure: only a model knows the URL
         result = {"ok": False, "code": "no_base_url",
@@ -246,12 +309,13 @@ def check(user, provider):
     else:
         result = llm.check_connection(target)
     now, status = utcnow(), status_word(result)
+    table = keys.table
     with write_txn():
         # Only if the key is still the one we checked: a rotation meanwhile makes this result stale.
-        (ProviderSecret.update(last_checked_at=now, last_check_status=status)
-         .where(ProviderSecret.id == secret.id, ProviderSecret.version == secret.version).execute())
-        audit.record(user, "secret.check", subject(provider), outcome=status, version=secret.version,
-                     detail=audit.key_use(target) if target.key is not None else None)
+        (table.update(last_checked_at=now, last_check_status=status)
+         .where(table.id == secret.id, table.version == secret.version).execute())
+        keys.record("secret.check", provider, outcome=status, version=secret.version,
+                    detail=audit.key_use(target) if target.key is not None else None)
     return {"ok": bool(result.get("ok")), "status": status, "message": result.get("message") or "",
             "checked_at": now}
 
@@ -298,32 +362,34 @@ def subject(provider):
     return "secret:" + "".join(c if " " <= c < "\x7f" else "?" for c in str(provider)[:60])
 
 
-def _find(user, provider):
-    return ProviderSecret.owned_by(user).where(ProviderSecret.provider == provider).first()
+def _find(who, provider):
+    keys = keys_of(who)
+    return keys.rows().where(keys.table.provider == provider).first()
 
 
-def _entry_or_404(user, provider, action):
+def _entry_or_404(who, provider, action):
     entry = providers.get(provider)
     if entry is None:
-        raise _denied(user, provider, action)
+        raise _denied(who, provider, action)
     return entry
 
 
 DENIED_EVERY = dt.timedelta(minutes=1)
 
 
-def _denied(user, provider, action):
+def _denied(who, provider, action):
     """A 404 on a provider name: recorded on the asking user's account (names are per user, so
     this is also what an attempt on someone else's secret looks like). Once a minute per action
     and provider, and once for all unknown names together: a script that keeps asking leaves a
     row a minute, not one per request (README, Provider secrets)."""
-    known = [subject(p) for p in providers.PROVIDERS]
+    keys = keys_of(who)
+    known = [keys.subject(p) for p in providers.PROVIDERS]
     alike = None if providers.get(provider) else AuditEvent.subject.not_in(known)
-    audit.record_once(user, action, subject(provider), "denied", DENIED_EVERY, alike=alike)
+    audit.record_once(keys.actor, action, keys.subject(provider), "denied", DENIED_EVERY, alike=alike)
     label = providers.PROVIDERS[provider].label if providers.get(provider) else "such"
-    return NotFound(f"You have no {label} provider secret.")
+    return NotFound(f"{keys.whose} no {label} provider secret.")
 
 
-def _key_fields(user, provider, key):
-    return {"api_key_encrypted": crypto.encrypt(key, ProviderSecret.aad_for(user.id, provider)),
+def _key_fields(keys, provider, key):
+    return {"api_key_encrypted": crypto.encrypt(key, keys.aad(provider)),
             "key_preview": crypto.preview(key), "fingerprint": crypto.fingerprint(key)}
