@@ -6,11 +6,12 @@ import secrets
 import peewee as pw
 
 from .. import audit
-from ..db import Session, User, database
+from ..db import Session, User, advisory_lock, write_txn
 from ..errors import VaultError
 from . import passwords
 
 SESSION_IDLE_LIMIT = dt.timedelta(days=30)  # unused this long, a session is refused
+ACCOUNTS_LOCK = 0x7661756C7475  # PostgreSQL's advisory lock for create_user: "vaultu"
 
 
 class EmailTaken(Exception):
@@ -33,9 +34,15 @@ def reauthenticate(user, password, action):
 
 
 def create_user(email, password):
+    """The new account, the instance's admin when it is the first. Argon2 runs before the write
+    transaction, and in it one account is made at a time, so two first ones are not both admin."""
+    email = email.strip().lower()
+    password_hash = passwords.hash_password(password)
     try:
-        with database.atomic():
-            user = User.create(email=email.strip().lower(), password_hash=passwords.hash_password(password))
+        with write_txn():
+            advisory_lock(ACCOUNTS_LOCK)
+            first = not User.select().exists()
+            user = User.create(email=email, password_hash=password_hash, is_admin=first)
             audit.record(user, "user.register", f"user:{user.id}")
     except pw.IntegrityError:
         raise EmailTaken() from None
