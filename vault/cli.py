@@ -16,8 +16,8 @@ def init_db():
     click.echo(f"Database ready (schema version {version}).")
 
 
-@click.command("create-user", help="Create an account (the first one is the instance's admin). "
-               "The password is asked for twice (piped: two lines).")
+@click.command("create-user", help="Create an account, whatever VAULT_SIGNUP says (the first one is the "
+               "instance's admin). The password is asked for twice (piped: two lines).")
 @click.argument("email")
 @click.password_option(prompt="Password", confirmation_prompt=True)
 @with_appcontext
