@@ -1,11 +1,10 @@
 """Who may register (VAULT_SIGNUP: open, invite, closed), the instance's admin (its first
 account, however made), and invitations becoming memberships when their email gets an account."""
 import re
-import threading
 
 import pytest
 
-from tests.helpers import PASSWORD, close_pool, csrf_from, make_user, sign_in
+from tests.helpers import PASSWORD, close_pool, csrf_from, make_user, released_together, sign_in
 
 from vault import StartupError, create_app
 from vault.auth import passwords
@@ -41,29 +40,14 @@ def a_form_is_offered(page):
     return 'name="confirm"' in page and "Create account" in page
 
 
-def parallel(count, act):
-    """`count` threads released together, each acting with its own client: their answers."""
-    barrier, results = threading.Barrier(count), [None] * count
-
-    def worker(i):
-        prepared = act(i)  # e.g. the CSRF token fetched first, so that only the posts race
-        barrier.wait()
-        results[i] = prepared()
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
-
-
 def racing_registration(app):
-    def act(i):
+    """Each thread's client fetches its CSRF token first, so that only the posts race."""
+    def prepare(i):
         client = app.test_client()
         data = {"email": f"racer{i}@example.com", "password": PASSWORD, "confirm": PASSWORD,
                 "csrf_token": csrf_from(client.get("/register"))}
         return lambda: client.post("/register", data=data).status_code
-    return act
+    return prepare
 
 
 # --- the instance's admin -----------------------------------------------------------------------
@@ -88,7 +72,7 @@ def test_the_first_account_made_on_the_command_line_is_the_admin_too(app, db):
 
 
 def test_first_registrations_at_once_make_exactly_one_admin(app, db):
-    assert parallel(8, racing_registration(app)) == [302] * 8
+    assert released_together(8, racing_registration(app)) == [302] * 8
     with db():
         assert User.select().count() == 8
     assert len(admins(db)) == 1
@@ -182,7 +166,7 @@ def test_under_closed_the_page_says_who_makes_accounts_and_every_post_is_refused
 
 
 def test_under_closed_first_registrations_at_once_make_one_account(under, db):
-    results = parallel(6, racing_registration(under("closed")))
+    results = released_together(6, racing_registration(under("closed")))
     assert sorted(results) == [302] + [403] * 5
     with db():
         assert User.select().count() == 1
