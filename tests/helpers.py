@@ -179,6 +179,24 @@ def live(app):
     return f"http://127.0.0.1:{server.server_port}", server.shutdown
 
 
+def released_together(count, prepare):
+    """`count` threads, each running `prepare(i)` first (a client, its CSRF token) and then, once
+    every thread is ready, the function it returned: their results, in order."""
+    import threading
+    barrier, results = threading.Barrier(count), [None] * count
+
+    def worker(i):
+        act = prepare(i)
+        barrier.wait()
+        results[i] = act()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
 def rotation_in_progress(url):
     """True while another process holds the write transaction a rotation runs in."""
     if url.startswith("sqlite:///"):

@@ -2,11 +2,10 @@
 versions, expiry, the audit trail, and parallel writers."""
 import datetime as dt
 import re
-import threading
 
 import pytest
 
-from tests.helpers import token_for
+from tests.helpers import released_together, token_for
 
 from vault import resolver
 from vault.db import AuditEvent, LLMModel, ProviderSecret, User, utcnow
@@ -263,19 +262,14 @@ def test_bearer_token_works_without_csrf_and_session_needs_it(app, ada):
 
 def run_parallel(app, token, count, request):
     """`count` threads, each with its own test client, released together."""
-    barrier, results = threading.Barrier(count), [None] * count
-
-    def worker(i):
+    def prepare(i):
         client = app.test_client()
-        barrier.wait()
-        response = request(client, i)
-        results[i] = (response.status_code, (response.json or {}).get("error", {}).get("code"))
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
+
+        def act():
+            response = request(client, i)
+            return response.status_code, (response.json or {}).get("error", {}).get("code")
+        return act
+    return released_together(count, prepare)
 
 
 def test_parallel_creates_give_exactly_one_201_and_409s(app, ada, db):

@@ -24,6 +24,7 @@ def create_app(config=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.load(app, config)
     try:
+        settings.check_choices(app.config)
         urls.init_app(app)
         crypto.install(app)
         db.init_app(app)  # proves the keyring opens this database before a migration re-encrypts

@@ -16,7 +16,8 @@ def init_db():
     click.echo(f"Database ready (schema version {version}).")
 
 
-@click.command("create-user", help="Create an account. The password is asked for twice (piped: two lines).")
+@click.command("create-user", help="Create an account, whatever VAULT_SIGNUP says (the first one is the "
+               "instance's admin). The password is asked for twice (piped: two lines).")
 @click.argument("email")
 @click.password_option(prompt="Password", confirmation_prompt=True)
 @with_appcontext
@@ -29,7 +30,7 @@ def create_user(email, password):
             user = create(email, password)
         except EmailTaken:
             raise click.ClickException(f"An account for {email.lower()} already exists.") from None
-    click.echo(f"Created user {user.email} (id {user.id}).")
+    click.echo(f"Created user {user.email} (id {user.id}{', the instance admin' if user.is_admin else ''}).")
 
 
 @click.command("create-token", help="Create an API token for EMAIL and print it (shown only once).")

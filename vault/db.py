@@ -467,8 +467,7 @@ def _schema_lock():
             database.execute_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return
     with database.atomic():
-        if isinstance(database.obj, pw.PostgresqlDatabase):
-            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        advisory_lock(MIGRATION_LOCK)
         yield
 
 
@@ -478,6 +477,13 @@ def write_txn():
     if isinstance(database.obj, pw.SqliteDatabase):
         return database.atomic("IMMEDIATE")
     return database.atomic()
+
+
+def advisory_lock(key):
+    """In a transaction on PostgreSQL, wait for the advisory lock `key`, held to the end: whoever
+    takes it next reads what this transaction wrote. SQLite's write_txn() already serializes."""
+    if isinstance(database.obj, pw.PostgresqlDatabase):
+        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
 
 
 class PooledPostgres(PooledPostgresqlDatabase):

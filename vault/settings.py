@@ -24,11 +24,13 @@ DEFAULTS = {
     "SESSION_COOKIE_SECURE": False,
     "MAX_CONTENT_LENGTH": 512 * 1024,
     "VAULT_DB_POOL_SIZE": 16,
+    "VAULT_SIGNUP": "open",  # who may register (vault/auth/signup.py)
 }
 ENV_TYPES = {"VAULT_UPSTREAM_TIMEOUT": float, "VAULT_UPSTREAM_MAX_BYTES": int,
              "VAULT_STREAM_MAX_SECONDS": float, "MAX_CONTENT_LENGTH": int, "VAULT_DB_POOL_SIZE": int,
              "SESSION_COOKIE_SECURE": lambda v: v.lower() in ("1", "true", "yes", "on")}
 ENV_NAMES = {"MAX_CONTENT_LENGTH": "VAULT_MAX_BODY_BYTES"}
+CHOICES = {"VAULT_SIGNUP": ("open", "invite", "closed")}
 
 
 def load(app, overrides):
@@ -55,6 +57,13 @@ def load(app, overrides):
         cfg["VAULT_MASTER_KEYS"] = _generated(app, "master.key", new_master_key, "VAULT_MASTER_KEYS")
     if os.path.isdir(app.instance_path):
         private(app.instance_path, 0o700)
+
+
+def check_choices(cfg):
+    """A setting with a fixed set of values holds one of them; a ValueError names it otherwise."""
+    for name, allowed in CHOICES.items():
+        if cfg[name] not in allowed:
+            raise ValueError(f"{name}: {str(cfg[name])[:60]!r} is not one of {', '.join(allowed)}")
 
 
 def new_master_key():

@@ -6,11 +6,12 @@ import secrets
 import peewee as pw
 
 from .. import audit
-from ..db import Session, User, database
+from ..db import Session, User, advisory_lock, write_txn
 from ..errors import VaultError
-from . import passwords
+from . import passwords, signup
 
 SESSION_IDLE_LIMIT = dt.timedelta(days=30)  # unused this long, a session is refused
+ACCOUNTS_LOCK = 0x7661756C7475  # PostgreSQL's advisory lock for create_user: "vaultu"
 
 
 class EmailTaken(Exception):
@@ -32,11 +33,22 @@ def reauthenticate(user, password, action):
         raise ReauthenticationRequired("The password is wrong; enter your account password to confirm.")
 
 
-def create_user(email, password):
+def create_user(email, password, policy=None):
+    """The new account, the instance's admin when it is the first, in the teams its email was
+    invited to. `policy` is VAULT_SIGNUP for /register (SignupRefused when it does not admit the
+    email); None for the command line, the administrator's tool. Argon2 runs before the write
+    transaction, and in it one account is made at a time, so two first ones are not both admin."""
+    email = email.strip().lower()
+    password_hash = passwords.hash_password(password)
     try:
-        with database.atomic():
-            user = User.create(email=email.strip().lower(), password_hash=passwords.hash_password(password))
+        with write_txn():
+            advisory_lock(ACCOUNTS_LOCK)
+            if policy is not None:
+                signup.admit(policy, email)
+            first = not User.select().exists()
+            user = User.create(email=email, password_hash=password_hash, is_admin=first)
             audit.record(user, "user.register", f"user:{user.id}")
+            signup.join_invited_teams(user)
     except pw.IntegrityError:
         raise EmailTaken() from None
     return user

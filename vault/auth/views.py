@@ -1,11 +1,12 @@
 """/register, /login and /logout."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from .. import audit
 from ..ratelimit import attempted, client_address, guarded, nobody, password_refused, posted_email
+from . import signup
 from .forms import LoginForm, RegisterForm
 from .users import EmailTaken, check_password, close_session, create_user, open_session
 
@@ -17,11 +18,16 @@ REGISTERED = ("Your account is ready: sign in with it. (If this email already ha
 @bp.route("/register", methods=["GET", "POST"])
 @guarded("RATELIMIT_REGISTER", counts=attempted, account=nobody)  # successful ones too
 def register():
+    policy = current_app.config["VAULT_SIGNUP"]
+    barrier = signup.barrier(policy)
+    if barrier == "closed" and request.method == "POST":
+        raise signup.SignupRefused(barrier)  # the page offers no form; create_user's transaction decides
     form = RegisterForm()
     if not form.validate_on_submit():
-        return render_template("auth/register.html", form=form), 422 if form.errors else 200
+        return render_template("auth/register.html", form=form, barrier=barrier,
+                               notice=signup.REFUSALS.get(barrier)), 422 if form.errors else 200
     try:
-        create_user(form.email.data, form.password.data)  # hashes first, taken or not
+        create_user(form.email.data, form.password.data, policy)  # hashes first, taken or not
     except EmailTaken:
         pass
     # The same answer either way, signed in in neither case: a new account signed in at once
