@@ -121,3 +121,12 @@ def test_a_provider_base_url_override_with_a_bad_port_stops_start_up_naming_it(a
     with pytest.raises(StartupError) as refused:
         create_app({**app_config, "VAULT_PROVIDER_BASE_URLS": "openai=http://gw:abc/v1"})
     assert "VAULT_PROVIDER_BASE_URLS" in str(refused.value) and "port" in str(refused.value)
+
+
+@pytest.mark.parametrize("typo", ["Public", "public ", "strict"])
+def test_a_mistyped_base_url_policy_stops_start_up_rather_than_allowing_every_address(app_config, typo):
+    """Anything but "public" used to mean "any": a typo switched the SSRF guard off in silence."""
+    from vault import StartupError
+    with pytest.raises(StartupError) as refused:
+        create_app({**app_config, "VAULT_BASE_URL_POLICY": typo})
+    assert "VAULT_BASE_URL_POLICY" in str(refused.value) and "any, public" in str(refused.value)

@@ -30,7 +30,7 @@ ENV_TYPES = {"VAULT_UPSTREAM_TIMEOUT": float, "VAULT_UPSTREAM_MAX_BYTES": int,
              "VAULT_STREAM_MAX_SECONDS": float, "MAX_CONTENT_LENGTH": int, "VAULT_DB_POOL_SIZE": int,
              "SESSION_COOKIE_SECURE": lambda v: v.lower() in ("1", "true", "yes", "on")}
 ENV_NAMES = {"MAX_CONTENT_LENGTH": "VAULT_MAX_BODY_BYTES"}
-CHOICES = {"VAULT_SIGNUP": ("open", "invite", "closed")}
+CHOICES = {"VAULT_SIGNUP": ("open", "invite", "closed"), "VAULT_BASE_URL_POLICY": ("any", "public")}
 
 
 def load(app, overrides):
