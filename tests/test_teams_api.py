@@ -308,3 +308,33 @@ def test_the_trail_names_who_did_each_team_act(gateway, acme, ada, bob):
     assert all(TEAM_KEY not in str(e) for e in events)
     with gateway.app_context(), database.connection_context():
         assert AuditEvent.select().where(AuditEvent.subject.startswith(f"team:{acme['id']}")).count() == len(events)
+
+
+# --- accounts leaving -------------------------------------------------------------------------
+
+def delete_account(client, email):
+    from tests.helpers import csrf_from
+    return client.post("/account/delete", headers={"HX-Request": "true"}, data={
+        "confirm_email": email, "confirm_password": PASSWORD, "csrf_token": csrf_from(client.get("/account"))})
+
+
+def test_the_only_owner_of_a_team_with_members_cannot_delete_their_account(gateway, acme, ada, bob):
+    refused = delete_account(ada, "ada@example.com")
+    assert refused.status_code == 422 and "only owner of acme" in refused.get_data(as_text=True)
+    with gateway.app_context(), database.connection_context():
+        assert User.select().where(User.email == "ada@example.com").exists()
+        assert Membership.select().count() == 2 and TeamSecret.select().count() == 1
+    ada.patch(f"/api/teams/{acme['id']}/members/{user_id(gateway, 'bob@example.com')}", json={"role": "owner"})
+    assert delete_account(ada, "ada@example.com").status_code in (200, 204, 302)
+    events = bob.get(f"/api/teams/{acme['id']}/history").json["events"]
+    assert events[-1]["action"] == "team.create" and events[-1]["by"] is None  # kept, unnamed
+    assert bob.get(f"/api/teams/{acme['id']}").json["team"]["secrets"][0]["version"] == 1
+
+
+def test_a_team_whose_only_member_deletes_their_account_goes_with_it(gateway, eve):
+    eve.post("/api/teams", json={"name": "solo"})
+    assert "1 team you alone belong to" in eve.get("/account").get_data(as_text=True)
+    assert delete_account(eve, "eve@example.com").status_code in (200, 204, 302)
+    with gateway.app_context(), database.connection_context():
+        from vault.db import Team
+        assert Team.select().count() == 0 and Membership.select().count() == 0

@@ -192,6 +192,35 @@ def test_token_revoked_on_one_is_refused_by_both(pair):
         assert refused.json()["error"]["code"] == "unauthorized"
 
 
+def test_a_member_removed_on_one_is_refused_by_both_at_once(pair, fake_provider):
+    """Ada's team on a, its key and model; bob chats through b and /v1 with his own token, is
+    removed through a, and both refuse his very next request."""
+    a, b = pair
+    ada, bob = sign_in(a, "ada@example.com"), sign_in(b, "bob@example.com")
+    team = ada.post(a.url("/api/teams"), json={"name": "pair-team"}, timeout=10).json()["team"]["id"]
+    for path, body in ((f"/api/teams/{team}/members", {"email": "bob@example.com"}),
+                       (f"/api/teams/{team}/secrets", {"provider": "openai", "api_key": "sk-pair-team-0003"}),
+                       ("/api/models", {"name": "pair-team-gpt", "provider": "openai", "model_id": "echo",
+                                        "team_id": team})):
+        assert ada.post(a.url(path), json=body, timeout=10).status_code == 201
+    bob_id = next(m["user_id"] for m in ada.get(a.url(f"/api/teams/{team}"), timeout=10).json()["team"]["members"]
+                  if m["email"] == "bob@example.com")
+    _, bearer = new_token(bob, b, "team chat")
+    v1 = {"model": "pair-team-gpt", "messages": CHAT["messages"]}
+    for instance in pair:
+        used = requests.post(instance.url("/v1/chat/completions"), json=v1, headers=bearer, timeout=10)
+        assert used.status_code == 200 and used.headers["X-Key-Source"] == "team_secret", used.text
+    assert fake_provider.keys_seen()[-2:] == ["sk-pair-team-0003"] * 2
+
+    seen = len(fake_provider.keys_seen())
+    assert ada.delete(a.url(f"/api/teams/{team}/members/{bob_id}"), timeout=10).status_code == 204
+    for instance in pair:
+        refused = requests.post(instance.url("/v1/chat/completions"), json=v1, headers=bearer, timeout=10)
+        assert refused.status_code == 404, (instance.name, refused.text)
+        assert bob.get(instance.url(f"/api/teams/{team}"), timeout=10).status_code == 404
+    assert len(fake_provider.keys_seen()) == seen  # refused before any call went out
+
+
 def test_session_logged_out_on_one_is_refused_by_both(pair):
     a, b = pair
     browser = sign_in(a, "bob@example.com")

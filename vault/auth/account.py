@@ -13,6 +13,7 @@ from ..db import (ApiToken, AuditEvent, LLMModel, ProviderSecret, Session, Usage
 from ..errors import NotFound, Unauthorized
 from ..htmx import fragment, is_htmx, page_or_fragment, removed
 from ..ratelimit import guarded, password_refused
+from ..teams import service as teams
 from . import passwords
 from .account_forms import DeleteAccountForm, PasswordForm
 from .bearer import refuse_tokens
@@ -96,6 +97,7 @@ def remove_account(user, password, current_session):
     usage.flush()  # what this process counted for the user is written now, so it goes too
     with write_txn():
         _locked(user, current_session)
+        teams.on_account_deletion(user)  # LastOwner, changing nothing, if a team would have none
         for model in OWNED:
             model.delete().where(model.user == user).execute()
         User.delete().where(User.id == user.id).execute()
@@ -120,7 +122,7 @@ def _locked(user, session_id):
 
 def holdings(user):
     """What deleting the account takes with it, for the danger zone's sentence."""
-    return {"secrets": ProviderSecret.owned_by(user).count(),
+    return {"secrets": ProviderSecret.owned_by(user).count(), "teams": teams.sole_member_of(user),
             "models": LLMModel.owned_by(user).count(),
             "tokens": ApiToken.owned_by(user).where(ApiToken.revoked_at.is_null()).count()}
 
@@ -216,10 +218,13 @@ def delete():
     if form.validate_on_submit():
         if form.confirm_email.data.strip().lower() != current_user.email:
             form.confirm_email.errors.append("Type this account's email exactly as shown above.")
-        elif remove_account(current_user, form.confirm_password.data, g.session_id):
-            return _leave("auth.register", "Your account and everything in it have been deleted.")
         else:
-            form.confirm_password.errors.append(WRONG_PASSWORD)
+            try:
+                if remove_account(current_user, form.confirm_password.data, g.session_id):
+                    return _leave("auth.register", "Your account and everything in it have been deleted.")
+                form.confirm_password.errors.append(WRONG_PASSWORD)
+            except teams.LastOwner as refused:
+                form.confirm_email.errors.append(refused.message)
     return _invalid(DELETE_FORM, delete_form=form)
 
 

@@ -175,6 +175,35 @@ def remove_member(user, team_id, member_id):
         _record(user, team.id, "member.remove", member_id, detail=target.user.email)
 
 
+def on_account_deletion(user):
+    """Inside the account's deletion: the teams it is the only member of go with it; a team it
+    is the only owner of, with other members, stops it (LastOwner), as leaving would. Its acts
+    stay in the teams' trails, unnamed (the rows held its address and are owned by it)."""
+    owned = _owned_teams(user)
+    stuck = [team for team, members, owners in owned if members > 1 and owners == 1]
+    if stuck:
+        names = ", ".join(t.name for t in Team.select().where(Team.id.in_(stuck)).order_by(Team.name))
+        raise LastOwner(f"You are the only owner of {names}: make another member an owner, or delete "
+                        "the team, first.")
+    AuditEvent.update(user=None, ip=None).where(AuditEvent.user == user,
+                                                AuditEvent.subject.startswith("team:")).execute()
+    Team.delete().where(Team.id.in_([team for team, members, _ in owned if members == 1])).execute()
+
+
+def sole_member_of(user):
+    """How many teams would go with the account: those it is the only member of."""
+    return sum(members == 1 for _, members, _ in _owned_teams(user))
+
+
+def _owned_teams(user):
+    """(team id, members, owners) of every team the user owns."""
+    owned = Membership.select(Membership.team).where(Membership.user == user, Membership.role == "owner")
+    owners = pw.fn.SUM(pw.Case(None, [(Membership.role == "owner", 1)], 0))
+    rows = (Membership.select(Membership.team, pw.fn.COUNT(Membership.id), owners)
+            .where(Membership.team.in_(owned)).group_by(Membership.team).tuples())
+    return [(team, members, int(owned_by)) for team, members, owned_by in rows]
+
+
 def _member(team, member_id):
     """The team's membership of that user, locked until the transaction ends where the database
     can (SQLite's write lock already serializes writers)."""
