@@ -146,14 +146,14 @@ def test_unsaved_form_values_use_the_typed_key_else_the_secret(ctx):
     assert resolver.resolve_unsaved(ada, "ollama", "http://x/v1", "none").key_source == "none"
 
 
-def test_a_reference_finds_a_name_before_an_id_and_own_before_shared(ctx):
+def test_a_reference_shaped_like_an_id_is_an_id_and_a_name_finds_own_before_shared(ctx):
     ada, bob = user(), user("bob@example.com")
     secret(ada)
     shared = model(None, "gpt", provider="ollama", auth_type="none")
     mine, other = model(ada, "gpt"), model(ada, "other")
-    named_like_an_id = model(ada, other.id)  # a name wins over an id
+    model(ada, other.id)  # named like another model's id (the API refuses such names): never chosen by it
     bobs = model(bob, "bobs")
-    expected = {"gpt": mine.id, mine.id: mine.id, shared.id: shared.id, other.id: named_like_an_id.id,
+    expected = {"gpt": mine.id, mine.id: mine.id, shared.id: shared.id, other.id: other.id,
                 "other": other.id, "nope": None, bobs.id: None, "bobs": None}
     for ref, model_id in expected.items():
         assert getattr(_by_ref(ada, ref), "model_id", None) == model_id, ref

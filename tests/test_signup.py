@@ -9,14 +9,19 @@ from tests.helpers import PASSWORD, close_pool, csrf_from, make_user, released_t
 from vault import StartupError, create_app
 from vault.auth import passwords
 from vault.db import AuditEvent, Invitation, Membership, Team, User
+from vault.teams.service import code_digest
 
 INVITE_ONLY = "Registration on this instance is by invitation"
 BY_THE_ADMIN = "Accounts on this instance are created by its administrator"
 
 
-def register(client, email, password=PASSWORD):
+def register(client, email, password=PASSWORD, code=None):
+    """Through the form, from the invitation's link when a code is given (the form carries it)."""
+    page = client.get("/register" + (f"?invitation={code}" if code else ""))
+    if code:
+        assert f'name="invitation" type="hidden" value="{code}"' in page.get_data(as_text=True)
     return client.post("/register", data={"email": email, "password": password, "confirm": password,
-                                          "csrf_token": csrf_from(client.get("/register"))})
+                                          "csrf_token": csrf_from(page), "invitation": code or ""})
 
 
 @pytest.fixture
@@ -27,8 +32,11 @@ def under(app_config):
 
 
 def invite(db, email, team="core", role="member"):
+    """(the invitation's id, its code): what an owner's POST /api/teams/<id>/members makes."""
+    code = f"code-{team}-{email}"
     with db():
-        return Invitation.create(team=Team.get_or_create(name=team)[0], email=email, role=role).id
+        return Invitation.create(team=Team.get_or_create(name=team)[0], email=email, role=role,
+                                 code_hash=code_digest(code)).id, code
 
 
 def admins(db):
@@ -115,20 +123,21 @@ def test_under_invite_the_page_says_so_and_an_uninvited_email_is_refused(under, 
         assert User.select().count() == 1
 
 
-def test_under_invite_an_invited_email_registers_and_joins_its_teams(under, db):
+def test_under_invite_an_invited_email_registers_from_its_link_and_joins_that_team(under, db):
     app = under("invite")
     make_user(app, "ada@example.com")
-    invite(db, "grace@example.com", "core", "owner")
-    invite(db, "grace@example.com", "research", "member")
-    kept = invite(db, "lin@example.com", "core")
-    assert register(app.test_client(), "Grace@Example.com").status_code == 302
+    _, core = invite(db, "grace@example.com", "core", "owner")
+    research, _ = invite(db, "grace@example.com", "research", "member")
+    lin, lin_code = invite(db, "lin@example.com", "core")
+    assert register(app.test_client(), "grace@example.com", code=lin_code).status_code == 403  # not hers
+    assert register(app.test_client(), "Grace@Example.com", code=core).status_code == 302
     with db():
         grace = User.get(User.email == "grace@example.com")
         joined = {(m.team.name, m.role) for m in Membership.select().where(Membership.user == grace)}
-        assert joined == {("core", "owner"), ("research", "member")}
-        assert [i.id for i in Invitation.select()] == [kept]  # grace's are gone, lin's stays
+        assert joined == {("core", "owner")}  # only the link's team
+        assert sorted(i.id for i in Invitation.select()) == sorted([research, lin])
         audited = AuditEvent.select().where(AuditEvent.user == grace, AuditEvent.action == "team.join")
-        assert sorted(e.subject for e in audited) == sorted(f"team:{t.id}" for t in Team.select())
+        assert [e.subject for e in audited] == [f"team:{Team.get(Team.name == 'core').id}"]
         assert not grace.is_admin
     sign_in(app.test_client(), "grace@example.com")
 
@@ -177,19 +186,25 @@ def test_under_closed_the_command_line_still_creates_accounts_and_they_join_thei
     app = under("closed")
     make_user(app, "root@example.com")
     invite(db, "lin@example.com", role="owner")
+    invite(db, "lin@example.com", "research")
     made = app.test_cli_runner().invoke(args=["create-user", "lin@example.com"], input=f"{PASSWORD}\n{PASSWORD}\n")
     assert made.exit_code == 0 and "lin@example.com" in made.output
     with db():
         lin = User.get(User.email == "lin@example.com")
-        assert [(m.team.name, m.role) for m in lin.memberships] == [("core", "owner")]
+        assert sorted((m.team.name, m.role) for m in lin.memberships) == [("core", "owner"), ("research", "member")]
         assert Invitation.select().count() == 0 and not lin.is_admin
     sign_in(app.test_client(), "lin@example.com")
 
 
-def test_under_open_an_invited_email_joins_its_team_on_registering(app, client, db):
+def test_under_open_an_invited_email_joins_its_team_only_from_its_link(app, client, db):
     make_user(app, "ada@example.com")
-    invite(db, "grace@example.com")
-    assert register(client, "grace@example.com").status_code == 302
+    _, code = invite(db, "grace@example.com")
+    make_user(app, "eve@example.com")
+    assert register(app.test_client(), "grace@example.com", code="a-guessed-code").status_code == 302
+    with db():  # the account is made (open), but knowing the address joins nothing
+        assert list(User.get(User.email == "grace@example.com").memberships) == []
+        User.delete().where(User.email == "grace@example.com").execute()
+    assert register(client, "grace@example.com", code=code).status_code == 302
     with db():
         grace = User.get(User.email == "grace@example.com")
         assert [(m.team.name, m.role) for m in grace.memberships] == [("core", "member")]

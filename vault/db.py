@@ -132,10 +132,13 @@ class Membership(BaseModel):
 
 
 class Invitation(BaseModel):
-    """An email a team owner asked to join, before it has an account: under VAULT_SIGNUP=invite it
-    may register, and on registering it joins the team in the role given."""
+    """An email a team owner asked to join, before it has an account. Whoever holds its code (the
+    link the owner was shown once and passed on) may register that email, also under
+    VAULT_SIGNUP=invite, and joins the team in the role given. The email alone admits nobody: the
+    vault sends no mail, so knowing an invited address proves nothing."""
     team = pw.ForeignKeyField(Team, backref="invitations", on_delete="CASCADE")
     email = pw.CharField(max_length=254)  # stored lower-case, as User.email
+    code_hash = pw.CharField(max_length=64, unique=True)  # SHA-256 of the code; the code is never stored
     role = pw.CharField(max_length=8)
     invited_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = pw.DateTimeField(default=utcnow)

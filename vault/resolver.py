@@ -6,6 +6,7 @@ It runs on every chat request, so the lookup is one SQL statement written once a
 parameters (Peewee would spend ~170 µs building it each time), and `last_used_at` is written at
 most once a minute per secret."""
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from . import crypto, hosts, providers
@@ -22,6 +23,14 @@ class MissingApiKey(VaultError):
 
 class ExpiredApiKey(VaultError):
     code, status = "expired_api_key", 400
+
+
+class AmbiguousModel(VaultError):
+    code, status = "ambiguous_model", 409
+
+    def __init__(self, name):
+        super().__init__(f"More than one model named “{name[:100]}” is yours to use (from your teams or the "
+                         "shared catalog), so none is chosen: use the model's id (GET /api/models).")
 
 
 class HostNotAllowed(VaultError):
@@ -70,13 +79,13 @@ _SECRET = ("LEFT JOIN provider_secret s "
            "LEFT JOIN team_secret t ON t.team_id = m.team_id AND t.provider = m.provider")
 _OWN = ("(m.user_id = {user} OR m.user_id IS NULL AND (m.team_id IS NULL "
         "OR m.team_id IN (SELECT team_id FROM membership WHERE user_id = {user})))")
-# A name wins over an id; the user's own model over a team's namesake, a team's over the catalog's.
-_REF = "(m.name = {p} OR m.id = {p})"
-_ORDER = "ORDER BY m.name = {p} DESC, m.user_id IS NULL, m.team_id IS NULL LIMIT 1"
 _STATEMENTS = {
     "by_id": f"SELECT {_COLUMNS} FROM llm_model m {_SECRET} WHERE {_OWN} AND m.id = {{p}} "
              "ORDER BY m.user_id IS NULL LIMIT 1",
-    "by_ref": f"SELECT {_COLUMNS} FROM llm_model m {_SECRET} WHERE {_OWN} AND {_REF} {_ORDER}",
+    # The user's own model first; two others of one name (two teams', a team's and the catalog's)
+    # are ambiguous, so one team can never take over a name its members use elsewhere.
+    "by_name": f"SELECT {_COLUMNS} FROM llm_model m {_SECRET} WHERE {_OWN} AND m.name = {{p}} "
+               "ORDER BY m.user_id IS NULL LIMIT 2",
     "touch": "UPDATE provider_secret SET last_used_at = {p} WHERE id = {p} "
              "AND (last_used_at IS NULL OR last_used_at < {p})",
     "touch_team": "UPDATE team_secret SET last_used_at = {p} WHERE id = {p} "
@@ -100,10 +109,22 @@ def resolve(user, model_id):
 
 
 def resolve_by_name_or_id(user, ref, allow=None):
-    """For the chat endpoints' model field: a model name, or its id."""
+    """For the chat endpoints' model field: a model's id (a UUID is only ever an id), or its name."""
     uid = user.id
-    row = database.execute_sql(_statement("by_ref"), (uid, uid, uid, ref, ref, ref)).fetchone()
-    return target_from(uid, row, allow)
+    if looks_like_id(ref):
+        return target_from(uid, database.execute_sql(_statement("by_id"), (uid, uid, uid, ref)).fetchone(), allow)
+    rows = database.execute_sql(_statement("by_name"), (uid, uid, uid, ref)).fetchall()
+    if len(rows) == 2 and rows[0][12] is None:  # m.user_id: neither is the user's own
+        raise AmbiguousModel(ref)
+    return target_from(uid, rows[0] if rows else None, allow)
+
+
+_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def looks_like_id(ref):
+    """A model id's shape, which no model's name may have (vault/models/service.py)."""
+    return len(ref) == 36 and _ID.fullmatch(ref) is not None
 
 
 def target_from(uid, row, allow=None):

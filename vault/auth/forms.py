@@ -1,6 +1,6 @@
 """Sign-in and registration forms."""
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SubmitField
+from wtforms import EmailField, HiddenField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 
@@ -29,4 +29,5 @@ class RegisterForm(FlaskForm):
     confirm = PasswordField("Repeat password", validators=[
         DataRequired(), EqualTo("password", message="The two passwords differ.")],
         render_kw={"autocomplete": "new-password"})
+    invitation = HiddenField(validators=[Length(max=100)])  # the code of an invitation's link
     submit = SubmitField("Create account")

@@ -33,10 +33,11 @@ def reauthenticate(user, password, action):
         raise ReauthenticationRequired("The password is wrong; enter your account password to confirm.")
 
 
-def create_user(email, password, policy=None):
+def create_user(email, password, policy=None, invitation=None):
     """The new account, the instance's admin when it is the first, in the teams its email was
     invited to. `policy` is VAULT_SIGNUP for /register (SignupRefused when it does not admit the
-    email); None for the command line, the administrator's tool. Argon2 runs before the write
+    email); None for the command line, the administrator's tool. `invitation` is the code of the
+    register link, if it came with one. Argon2 runs before the write
     transaction, and in it one account is made at a time, so two first ones are not both admin."""
     email = email.strip().lower()
     password_hash = passwords.hash_password(password)
@@ -44,11 +45,11 @@ def create_user(email, password, policy=None):
         with write_txn():
             advisory_lock(ACCOUNTS_LOCK)
             if policy is not None:
-                signup.admit(policy, email)
+                signup.admit(policy, email, invitation)
             first = not User.select().exists()
             user = User.create(email=email, password_hash=password_hash, is_admin=first)
             audit.record(user, "user.register", f"user:{user.id}")
-            signup.join_invited_teams(user)
+            signup.join_invited_teams(user, invitation if policy is not None else None)
     except pw.IntegrityError:
         raise EmailTaken() from None
     return user

@@ -23,11 +23,13 @@ def register():
     if barrier == "closed" and request.method == "POST":
         raise signup.SignupRefused(barrier)  # the page offers no form; create_user's transaction decides
     form = RegisterForm()
+    if not form.is_submitted():
+        form.invitation.data = request.args.get("invitation", "")[:100]
     if not form.validate_on_submit():
         return render_template("auth/register.html", form=form, barrier=barrier,
                                notice=signup.REFUSALS.get(barrier)), 422 if form.errors else 200
     try:
-        create_user(form.email.data, form.password.data, policy)  # hashes first, taken or not
+        create_user(form.email.data, form.password.data, policy, form.invitation.data or "")  # hashes first
     except EmailTaken:
         pass
     # The same answer either way, signed in in neither case: a new account signed in at once

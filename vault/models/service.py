@@ -257,6 +257,9 @@ def clean(data, current=None, required=("name", "model_id")):
     for field, limit in (("name", 100), ("model_id", 200)):
         if field in data or (creating and field in required):
             values[field] = _text(data.get(field), field, limit)
+    if resolver.looks_like_id(values.get("name", "")):
+        raise FieldError("name", "A model's name may not look like a model id: clients use ids to mean one "
+                         "model exactly.")
     values.update(_endpoint(data, provider, current))
     for field in ("supports_streaming", "supports_tools"):
         if data.get(field) is not None:

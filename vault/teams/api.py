@@ -128,6 +128,7 @@ def _team(team_id):
     by_provider = models.secrets_by_provider(current_user)
     return {**service.team_json(found, len(listed)),
             "members": [service.member_json(m) for m in listed],
-            "invitations": [service.invitation_json(i) for i in service.invitations(team)],
+            # owners only: a pending invitation is theirs to pass on or cancel
+            "invitations": [service.invitation_json(i) for i in service.invitations(team)] if found.role == "owner" else [],
             "secrets": [secrets_api.as_json(keys, s) for s in secrets.listed(keys)],
             "models": [models.as_json(m, by_provider) for m in models.listed(current_user, team)]}

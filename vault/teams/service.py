@@ -5,8 +5,11 @@ and its models by vault/models/service.py; this module decides who may ask them 
 Someone who is not a member gets the same 404 for every team id, whether or not it exists; a
 member who asks for an owner's act gets a 403 (they can see the team, so its existence is no
 secret to them). Every act is audited with the acting user, under the subject "team:<id>"."""
+import hashlib
+import secrets
+
 import peewee as pw
-from flask import current_app
+from flask import current_app, url_for
 
 from .. import audit
 from ..db import AuditEvent, Invitation, LLMModel, Membership, Team, TeamSecret, User, database, iso, write_txn
@@ -71,12 +74,16 @@ def invitations(team):
 
 def history(user, team_id):
     """The team's trail, newest first: its own acts and those on its members, secrets and
-    models. Only since the team was made, so a reused id never shows an older team's acts."""
+    models. Only from its own creation on: SQLite may give a deleted team's id to a new one, and
+    the new team must not read the old one's trail. Audit rows only grow in id, so the newest
+    "team.create" of this id is where this team's trail starts."""
     team = membership(user, team_id).team
     prefix = f"team:{team.id}"
+    start = (AuditEvent.select(pw.fn.MAX(AuditEvent.id))
+             .where(AuditEvent.subject == prefix, AuditEvent.action == "team.create").scalar() or 0)
     return list(AuditEvent.select(AuditEvent, User.email.alias("by")).join(User, pw.JOIN.LEFT_OUTER)
                 .where((AuditEvent.subject == prefix) | AuditEvent.subject.startswith(prefix + ":"),
-                       AuditEvent.at >= team.created_at)
+                       AuditEvent.id >= start)
                 .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(HISTORY_LIMIT).objects())
 
 
@@ -126,13 +133,22 @@ def _invite(user, team, email, role):
     if current_app.config.get("VAULT_SIGNUP", "open") != "invite":
         raise FieldError("email", f"No account uses {email}. Ask them to register, then add them.",
                          "unknown_email", 404)
+    if Invitation.select().where(Invitation.team == team, Invitation.email == email).exists():
+        raise FieldError("email", f"{email} is invited already.", "already_invited", 409)
+    code = secrets.token_urlsafe(24)
     try:
         with write_txn():
-            invitation = Invitation.create(team=team, email=email, role=role, invited_by=user)
+            invitation = Invitation.create(team=team, email=email, role=role, invited_by=user,
+                                           code_hash=code_digest(code))
             _record(user, team.id, "member.invite", detail=f"{email} as {role}")
     except pw.IntegrityError:
         raise FieldError("email", f"{email} is invited already.", "already_invited", 409) from None
+    invitation.code = code  # shown once, to the owner, to pass on; never stored
     return invitation
+
+
+def code_digest(code):
+    return hashlib.sha256(code.encode("utf-8", "replace")).hexdigest()
 
 
 def cancel_invitation(user, team_id, invitation_id):
@@ -179,20 +195,32 @@ def on_account_deletion(user):
     """Inside the account's deletion: the teams it is the only member of go with it; a team it
     is the only owner of, with other members, stops it (LastOwner), as leaving would. Its acts
     stay in the teams' trails, unnamed (the rows held its address and are owned by it)."""
+    for team in Team.select(Team.id).where(Team.id.in_(_joined(user))).order_by(Team.id):
+        _lock(team)  # as a role change does: an owner stepping down meanwhile waits, then counts again
     owned = _owned_teams(user)
     stuck = [team for team, members, owners in owned if members > 1 and owners == 1]
     if stuck:
         names = ", ".join(t.name for t in Team.select().where(Team.id.in_(stuck)).order_by(Team.name))
         raise LastOwner(f"You are the only owner of {names}: make another member an owner, or delete "
                         "the team, first.")
+    alone = [team for team, members, _ in owned if members == 1]
+    for team in Membership.select(Membership.team).where(Membership.user == user, Membership.team.not_in(alone)):
+        _record(None, team.team_id, "member.remove", user.id, detail="their account was deleted")
+    # their acts stay in the trails, unnamed: neither the row's user and address, nor their email in a detail
     AuditEvent.update(user=None, ip=None).where(AuditEvent.user == user,
                                                 AuditEvent.subject.startswith("team:")).execute()
-    Team.delete().where(Team.id.in_([team for team, members, _ in owned if members == 1])).execute()
+    AuditEvent.update(detail=pw.fn.REPLACE(AuditEvent.detail, user.email, "a deleted account")).where(
+        AuditEvent.subject.startswith("team:"), AuditEvent.detail.contains(user.email)).execute()
+    Team.delete().where(Team.id.in_(alone)).execute()
 
 
 def sole_member_of(user):
     """How many teams would go with the account: those it is the only member of."""
     return sum(members == 1 for _, members, _ in _owned_teams(user))
+
+
+def _joined(user):
+    return Membership.select(Membership.team).where(Membership.user == user)
 
 
 def _owned_teams(user):
@@ -276,8 +304,11 @@ def member_json(found):
 
 
 def invitation_json(invitation):
+    """With `link` only in the answer that made it: the one time its code is known."""
+    code = getattr(invitation, "code", None)
+    link = {"link": url_for("auth.register", invitation=code, _external=True)} if code else {}
     return {"id": invitation.id, "email": invitation.email, "role": invitation.role,
-            "invited_at": iso(invitation.created_at)}
+            "invited_at": iso(invitation.created_at), **link}
 
 
 def event_json(event):
