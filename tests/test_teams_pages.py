@@ -5,36 +5,25 @@ import re
 
 import pytest
 
-from tests.helpers import PASSWORD, make_user, sign_in
+from tests.helpers import PASSWORD, close_pool, make_user, sign_in
 from vault import create_app
-from vault.db import Invitation, LLMModel, Membership, Team, TeamSecret, database
+from vault.db import Invitation, LLMModel, Membership, Team, TeamSecret
 
 HX = {"HX-Request": "true"}
 TEAM_KEY = "sk-team-pages-SENTINEL-8888"
 
 
 @pytest.fixture
-def gateway(app_config, fake_provider):
-    app = create_app({**app_config, "VAULT_UPSTREAM_TIMEOUT": 1.0,
+def app(app_config, fake_provider):
+    yield create_app({**app_config, "VAULT_UPSTREAM_TIMEOUT": 1.0,
                       "VAULT_PROVIDER_BASE_URLS": f"openai={fake_provider.openai_base}"})
-    for email in ("ada@example.com", "bob@example.com", "eve@example.com"):
-        make_user(app, email)
-    return app
+    close_pool()
 
 
 @pytest.fixture
-def ada(gateway):
-    return sign_in(gateway.test_client(), "ada@example.com")
-
-
-@pytest.fixture
-def bob(gateway):
-    return sign_in(gateway.test_client(), "bob@example.com")
-
-
-@pytest.fixture
-def eve(gateway):
-    return sign_in(gateway.test_client(), "eve@example.com")
+def eve(app):
+    make_user(app, "eve@example.com")
+    return sign_in(app.test_client(), "eve@example.com")
 
 
 @pytest.fixture
@@ -132,9 +121,9 @@ def test_a_member_sees_the_secret_but_no_write_button(bob, acme):
     assert row.status_code == 200 and "Rotate" not in text(row) and "sk-…8888" in text(row)
 
 
-def test_every_owner_write_is_a_403_fragment_for_a_member(gateway, bob, acme):
+def test_every_owner_write_is_a_403_fragment_for_a_member(app, bob, acme):
     from tests.sweep import snapshot
-    before = snapshot(gateway)
+    before = snapshot(app)
     for method, path, form in owner_writes(acme):
         if path.endswith(f"/members/{acme['ada']}") and method == "DELETE":
             continue  # removing another member: covered below with its own message
@@ -143,7 +132,7 @@ def test_every_owner_write_is_a_403_fragment_for_a_member(gateway, bob, acme):
         assert text(answer).startswith('<p class="flash flash-error" role="alert">Only the team'), (method, path)
     removing = bob.delete(f"/teams/{acme['id']}/members/{acme['ada']}", headers=HX)
     assert removing.status_code == 403 and "you can leave the team" in text(removing)
-    assert snapshot(gateway) == before
+    assert snapshot(app) == before
 
 
 def test_a_non_member_finds_no_team_on_any_route(eve, acme):
@@ -156,7 +145,7 @@ def test_a_non_member_finds_no_team_on_any_route(eve, acme):
     assert "acme" not in text(eve.get("/teams")) and eve.get(f"/teams/{acme['id']}").status_code == 404
 
 
-def test_adding_a_member_answers_the_form_and_the_members(ada, acme):
+def test_adding_a_member_answers_the_form_and_the_members(ada, eve, acme):
     answer = ada.post(f"/teams/{acme['id']}/members", data={"email": "Eve@Example.com", "role": "owner"}, headers=HX)
     assert answer.status_code == 201
     body = text(answer)
@@ -164,7 +153,7 @@ def test_adding_a_member_answers_the_form_and_the_members(ada, acme):
     assert '<div id="team-members" hx-swap-oob="true">' in body and 'id="member-' in body
 
 
-def test_an_unknown_or_present_email_is_shown_on_the_field(ada, acme):
+def test_an_unknown_or_present_email_is_shown_on_the_field(ada, eve, acme):
     unknown = ada.post(f"/teams/{acme['id']}/members", data={"email": "nobody@example.com", "role": "member"}, headers=HX)
     assert unknown.status_code == 422 and 'id="email-error"' in text(unknown)
     assert "No account uses nobody@example.com" in text(unknown)
@@ -174,8 +163,8 @@ def test_an_unknown_or_present_email_is_shown_on_the_field(ada, acme):
     assert role.status_code == 422 and 'id="role-error"' in text(role)
 
 
-def test_under_invite_sign_up_an_unknown_email_is_invited_and_can_be_cancelled(gateway, ada, acme, db):
-    gateway.config["VAULT_SIGNUP"] = "invite"
+def test_under_invite_sign_up_an_unknown_email_is_invited_and_can_be_cancelled(app, ada, acme, db):
+    app.config["VAULT_SIGNUP"] = "invite"
     page = text(ada.get(f"/teams/{acme['id']}"))
     assert "they join when they register" in page
     answer = ada.post(f"/teams/{acme['id']}/members", data={"email": "new@example.com", "role": "member"}, headers=HX)

@@ -4,6 +4,7 @@ chats with the model; once removed, the member's next chat fails."""
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import open_page
 from tests.helpers import close_pool, register
 
 from vault import create_app
@@ -20,11 +21,7 @@ def app(app_config, fake_provider):
 @pytest.fixture
 def member(browser, live_server):
     """Another browser context: the member's own cookies."""
-    context = browser.new_context(base_url=live_server)
-    context.add_init_script("document.addEventListener('DOMContentLoaded', () => "
-                            "{ if (window.htmx) window.htmx.config.defaultSettleDelay = 0; });")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
+    context, page = open_page(browser, live_server)
     yield page
     context.close()
 
