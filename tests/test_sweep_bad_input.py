@@ -154,8 +154,19 @@ FORMS = {  # path: fields a browser would post
 }
 
 
+def team_forms(w):
+    """The team page's forms (ada owns w.team), as FORMS has the other pages'."""
+    base, secret = f"/teams/{w.team}", f"/teams/{w.team}/secrets"
+    return {"/teams": ["name"], f"{base}/members": ["email", "role"],
+            f"{base}/members/{w.ada_id}/role": ["role"],
+            f"{base}/models": ["name", "provider", "model_id", "base_url", "api_key"],
+            f"{secret}/groq": ["api_key", "expires_at", "allowed_hosts"],
+            f"{secret}/openai/rotate": ["api_key", "expires_at", "expected_version"],
+            f"{secret}/openai/hosts": ["allowed_hosts", "password", "expected_version"]}
+
+
 def test_forms_refuse_odd_values_without_writing(world):
-    for path, fields in FORMS.items():
+    for path, fields in {**FORMS, **team_forms(world)}.items():
         for field in fields:
             for value in FORM_VALUES + ["", "x" * 200_000]:
                 before = snapshot(world.app)
@@ -180,11 +191,17 @@ def test_the_sweep_knows_every_write_route(world):
     known = {(method, rule) for method, rule, _, _ in json_routes(world)}
     forms = {"/models", "/models/test", "/secrets/<provider>", "/secrets/<provider>/rotate",
              "/secrets/<provider>/hosts", "/tokens",
-             "/account/password", "/account/delete", "/register", "/models/<model_uuid>"}
+             "/account/password", "/account/delete", "/register", "/models/<model_uuid>",
+             "/teams", "/teams/<int:team_id>/members", "/teams/<int:team_id>/members/<int:user_id>/role",
+             "/teams/<int:team_id>/models", "/teams/<int:team_id>/secrets/<provider>",
+             "/teams/<int:team_id>/secrets/<provider>/rotate", "/teams/<int:team_id>/secrets/<provider>/hosts"}
     no_body = {"/logout", "/login", "/models/<model_uuid>/delete", "/models/<model_uuid>/remove-key",
                "/models/<model_uuid>/test", "/secrets/<provider>/check", "/tokens/<int:token_id>/revoke",
                "/account/sessions/end-all", "/account/sessions/end-others", "/account/sessions/<handle_>/end",
-               "/secrets/<provider>"}  # (DELETE /secrets/<provider> takes no body)
+               "/secrets/<provider>",  # (DELETE /secrets/<provider> takes no body, nor do the team's below)
+               "/teams/<int:team_id>", "/teams/<int:team_id>/members/<int:user_id>",
+               "/teams/<int:team_id>/invitations/<int:invitation_id>", "/teams/<int:team_id>/models/<model_uuid>",
+               "/teams/<int:team_id>/secrets/<provider>/check"}
     for rule in every_rule(world.app):
         for method in rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
             if rule.rule.startswith(("/api/", "/v1/")):

@@ -67,7 +67,25 @@ def team_things(w):
                    ("GET", f"{base}/secrets/openai", None),
                    ("PUT", f"{base}/secrets/openai", {"api_key": "sk-bob-1234567890"}),
                    ("DELETE", f"{base}/secrets/openai", None), ("POST", f"{base}/secrets/openai/check", None)]
+        routes += team_pages(team, tm, ada_id)
     return chat + routes
+
+
+def team_pages(team, team_model, ada_id):
+    """The team's page and its fragments, the secret rows' included."""
+    base, secret = f"/teams/{team}", f"/teams/{team}/secrets/openai"
+    return [("GET", base, None), ("DELETE", base, None), ("GET", f"{base}/history", None),
+            ("POST", f"{base}/members", {"email": "bob@example.com", "role": "owner"}),
+            ("POST", f"{base}/members/{ada_id}/role", {"role": "member"}),
+            ("DELETE", f"{base}/members/{ada_id}", None), ("DELETE", f"{base}/invitations/1", None),
+            ("POST", f"{base}/models", {"name": "bob's", "provider": "openai", "model_id": "echo"}),
+            ("DELETE", f"{base}/models/{team_model}", None),
+            ("GET", secret, None), ("GET", f"{base}/secrets/groq/new", None),
+            ("POST", f"{base}/secrets/groq", {"api_key": "gsk_bob_key_1234567890"}),
+            ("GET", f"{secret}/rotate", None), ("POST", f"{secret}/rotate", {"api_key": "sk-bob-1234567890"}),
+            ("DELETE", secret, None), ("POST", f"{secret}/check", None), ("GET", f"{secret}/history", None),
+            ("GET", f"{secret}/hosts", None),
+            ("POST", f"{secret}/hosts", {"allowed_hosts": "evil.example", "password": PASSWORD})]
 
 
 def send(client, method, path, body):
@@ -100,7 +118,7 @@ def test_bob_never_sees_adas_things_in_his_lists(world):
                          (world.bob, "/api/usage"), (world.bob, "/models"), (world.bob, "/secrets"),
                          (world.bob, "/tokens"), (world.bob, "/chat"), (world.bob, "/account"),
                          (bob_bearer, "/v1/models"), (bob_bearer, "/api/models"), (world.bob, "/api/providers"),
-                         (world.bob, "/api/teams"), (bob_bearer, "/api/teams")):
+                         (world.bob, "/api/teams"), (bob_bearer, "/api/teams"), (world.bob, "/teams")):
         text = client.get(path).get_data(as_text=True)
         for theirs in ("ada-private", "ada-relying", world.model, "ada-cli", "ada@example.com", "…0000",
                        "ada-team", world.team_model, "…5555"):
@@ -145,5 +163,6 @@ def _rule_of(path):
     path = re.sub(r"^/api/teams/\d+", "/api/teams/<int:team_id>", path)
     path = re.sub(r"/members/\d+", "/members/<int:user_id>", path)
     path = re.sub(r"/invitations/\d+", "/invitations/<int:invitation_id>", path)
-    path = re.sub(r"/api/teams/<int:team_id>/secrets/openai", "/api/teams/<int:team_id>/secrets/<provider>", path)
+    path = re.sub(r"^/teams/\d+", "/teams/<int:team_id>", path)
+    path = re.sub(r"/teams/<int:team_id>/secrets/(openai|groq)", "/teams/<int:team_id>/secrets/<provider>", path)
     return re.sub(r"^/tokens/\d+", "/tokens/<int:token_id>", path)

@@ -91,11 +91,19 @@ def walk_team(w, keep):
     """The team's key used and refused through every wire by ada's token, read by ada, checked,
     rotated, given back in bad input; bob, not a member, asks too."""
     a, t, base = w.ada, w.bearer(w.ada_token), f"/api/teams/{w.team}"
+    page = f"/teams/{w.team}"
     for path in ("/api/teams", base, f"{base}/secrets", f"{base}/secrets/openai", f"{base}/history",
-                 f"/api/models/{w.team_model}", "/models"):
+                 f"/api/models/{w.team_model}", "/models", "/teams", page, f"{page}/history",
+                 f"{page}/secrets/openai", f"{page}/secrets/openai/rotate", f"{page}/secrets/openai/hosts",
+                 f"{page}/secrets/openai/history"):
         keep(a.get(path))
+        keep(a.get(path, headers=HX))
         keep(w.bob.get(path))
     keep(a.post(f"{base}/secrets/openai/check"))
+    keep(a.post(f"{page}/secrets/openai/check", headers=HX))
+    keep(a.post(f"{page}/secrets/openai/rotate", headers=HX, data={"api_key": TEAM_KEY + " x"}))  # 422
+    keep(a.post(f"{page}/models", headers=HX, data={"name": "", "provider": "openai", "model_id": "x",
+                                                    "api_key": TEAM_KEY}))  # 422
     keep(t.post("/v1/chat/completions", buffered=True, json={"model": "ada-team-gpt", **CHAT}))
     keep(t.post("/v1/messages", buffered=True, json={"model": "ada-team-gpt", "max_tokens": 9, **CHAT}))
     keep(a.post("/api/chat", buffered=True, json={"model_id": w.team_model, "stream": True, **CHAT}))

@@ -53,11 +53,11 @@ def _register_blueprints(app):
     from .chat import api as chat_api, views as chat_views
     from .models import api as models_api, views as models_views
     from .secrets import api as secrets_api, views as secrets_views
-    from .teams import api as teams_api
+    from .teams import api as teams_api, views as teams_views
     from .tokens import api as tokens_api, views as tokens_views
     auth.init_app(app)
     for module in (secrets_views, secrets_api, models_views, models_api, tokens_views, tokens_api,
-                   teams_api, chat_views, chat_api, account, openapi):
+                   teams_views, teams_api, chat_views, chat_api, account, openapi):
         app.register_blueprint(module.bp)
 
 

@@ -1,6 +1,8 @@
 """Jinja filters for pages: relative times, ISO 8601 for <time datetime>, names for ids."""
 import datetime as dt
 
+from flask import url_for
+
 from . import providers
 from .db import iso, utcnow
 
@@ -56,7 +58,15 @@ def last_day(expires_at):
     return (expires_at - dt.timedelta(seconds=1)).date() if expires_at else None
 
 
+def secret_url(view, provider, team=None):
+    """A secret row's action: on /secrets, or on a team's page for the team's secret (the two
+    share the row templates)."""
+    if team:
+        return url_for(f"teams.secret_{view}", team_id=team.id, provider=provider)
+    return url_for(f"secrets.{view}", provider=provider)
+
+
 def init_app(app):
     app.jinja_env.filters.update(ago=ago, iso=iso, tokens=tokens, provider_label=provider_label,
                                  key_source=key_source, secret_action=secret_action)
-    app.jinja_env.globals["last_day"] = last_day
+    app.jinja_env.globals.update(last_day=last_day, secret_url=secret_url)

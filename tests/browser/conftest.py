@@ -51,8 +51,8 @@ def live_server(app):
     server.shutdown()
 
 
-@pytest.fixture
-def page(browser, live_server):
+def open_page(browser, live_server):
+    """A browser context of its own (its own cookies) and a page in it: (context, page)."""
     context = browser.new_context(base_url=live_server)
     # htmx binds a swapped-in fragment's hx- attributes when the swap settles, 20 ms later (more
     # under load): a person never clicks inside that window, a test does. With no delay htmx binds
@@ -61,6 +61,12 @@ def page(browser, live_server):
                             "{ if (window.htmx) window.htmx.config.defaultSettleDelay = 0; });")
     page = context.new_page()
     page.set_default_timeout(10_000)
+    return context, page
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context, page = open_page(browser, live_server)
     errors = []
 
     def on_console(msg):  # our deliberate 401/409/422 answers are not page errors; the rest are

@@ -114,12 +114,29 @@ def test_every_page_and_state(walk, fake_provider):
     page.goto("/no-such-page")
     page.check("not-found")
 
+    page.goto("/teams")
+    page.check("teams-empty")
+    page.get_by_label("Team name").fill("acme")
+    page.get_by_role("button", name="Create team").click()
+    expect(page.locator("#team-rows")).to_contain_text("acme")
+    page.check("teams")
+    page.get_by_role("link", name="acme").click()
+    team = page.url.rsplit("/", 1)[1]
+    assert api(page, "POST", f"/api/teams/{team}/secrets", {"provider": "openai", "api_key": "sk-team-secret-9f2c"}) == 201
+    assert api(page, "POST", "/api/models", {"name": "team-echo", "provider": "openai", "model_id": "echo",
+                                             "team_id": int(team)}) == 201
+    page.reload()
+    page.get_by_role("button", name="Show who did what").click()
+    expect(page.locator("#team-history")).to_contain_text("created the team")
+    page.get_by_text("Add a team model").click()
+    page.check("team")
+
 
 @pytest.mark.parametrize("walk", ["phone"], indirect=True)
 def test_the_navigation_reaches_every_page_at_phone_width(walk):
     page = walk
     register(page)
-    for name in ("Secrets", "Models", "Playground", "Tokens", "ada@example.com", "Sign out"):
+    for name in ("Secrets", "Models", "Teams", "Playground", "Tokens", "ada@example.com", "Sign out"):
         target = page.get_by_role("link" if name != "Sign out" else "button", name=name, exact=True)
         box = target.bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= page.width, (name, box)

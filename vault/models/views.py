@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from ..gateway import usage
 from ..errors import VaultError, VersionConflict
 from ..htmx import fragment, offer_to_replace, page_or_fragment, replacing
+from ..teams import service as teams
 from ..validate import FieldError
 from . import service
 from .forms import EditForm, ModelForm
@@ -127,6 +128,7 @@ def _form_fragment(form, template="models/_partials/model_form.html", **ctx):
 def _rows():
     secrets = service.secrets_by_provider(current_user)
     return {"models": service.listed(current_user), "secrets": secrets,
+            "team_names": {found.team.id: found.team.name for found in teams.mine(current_user)},
             "usage": usage.totals(current_user, 30, "model"),
             "key_of": lambda m: service.key_status(m, secrets),
             "warning_of": lambda m: service.host_warning(m, secrets)}
