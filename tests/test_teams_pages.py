@@ -163,13 +163,16 @@ def test_an_unknown_or_present_email_is_shown_on_the_field(ada, eve, acme):
     assert role.status_code == 422 and 'id="role-error"' in text(role)
 
 
-def test_under_invite_sign_up_an_unknown_email_is_invited_and_can_be_cancelled(app, ada, acme, db):
+def test_under_invite_sign_up_an_unknown_email_is_invited_and_can_be_cancelled(app, ada, bob, acme, db):
     app.config["VAULT_SIGNUP"] = "invite"
     page = text(ada.get(f"/teams/{acme['id']}"))
-    assert "they join when they register" in page
+    assert "you get a link to send them" in page
     answer = ada.post(f"/teams/{acme['id']}/members", data={"email": "new@example.com", "role": "member"}, headers=HX)
     assert answer.status_code == 201 and "new@example.com is invited as member" in text(answer)
     assert "Pending invitations" in text(answer)
+    link = re.search(r'id="invitation-link" type="text" readonly value="([^"]+)"', text(answer)).group(1)
+    assert "/register?invitation=" in link and link not in text(ada.get(f"/teams/{acme['id']}"))  # shown once
+    assert "new@example.com" not in text(bob.get(f"/teams/{acme['id']}"))  # members see no invitations
     with db():
         invitation = Invitation.get(Invitation.email == "new@example.com").id
     cancelled = ada.delete(f"/teams/{acme['id']}/invitations/{invitation}", headers=HX)

@@ -89,12 +89,15 @@ def add_member(team_id):
                    ) if form.validate_on_submit() else None
     if added is None:
         return render_template(MEMBER_FORM, form=form, team=found.team), 422
+    link = None
     if isinstance(added, Invitation):
-        notice = f"{added.email} is invited as {added.role}: they join the team when they register."
+        notice = (f"{added.email} is invited as {added.role}. Send them this link: registering from it "
+                  "is what admits their email. It is shown only now.")
+        link = service.invitation_json(added)["link"]
     else:
         notice = f"{added.user.email} is {_a(added.role)} of the team now."
-    return fragment(MEMBER_FORM, 201, form=MemberForm(formdata=None), created=notice, members_oob=True,
-                    **_members(found))
+    return fragment(MEMBER_FORM, 201, form=MemberForm(formdata=None), created=notice, link=link,
+                    members_oob=True, **_members(found))
 
 
 @bp.post("/<int:team_id>/members/<int:user_id>/role")
@@ -172,8 +175,9 @@ def _a(role):
 
 def _members(found):
     team = found.team
-    return {"team": team, "owner": found.role == "owner", "members": service.members(team),
-            "invitations": service.invitations(team)}
+    owner = found.role == "owner"  # pending invitations are the owners' to pass on or cancel
+    return {"team": team, "owner": owner, "members": service.members(team),
+            "invitations": service.invitations(team) if owner else []}
 
 
 def _member_list(team_id, **extra):
