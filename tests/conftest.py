@@ -7,6 +7,7 @@ import pytest
 from argon2 import PasswordHasher
 from flask import Flask
 from jinja2 import BytecodeCache
+from _pytest.nodeid import NodeId
 
 from vault import create_app
 from vault.auth import passwords
@@ -72,6 +73,17 @@ def pytest_configure(config):
     if worker and url and url.startswith(("postgres://", "postgresql://")):
         base, sep, query = url.partition("?")
         os.environ["TEST_DATABASE_URL"] = create_database(f"{base}_{worker}{sep}{query}")
+
+
+def pytest_collection_modifyitems(items):
+    """Give each schemathesis case (one per API operation) a node id of its own. Under pytest 9.2
+    a Function's id is built from its `originalname`, which schemathesis sets to the bare test
+    name, so every operation's case had the same id; pytest-xdist keys tests by id and silently
+    ran one case per test function (6 of 34 tests in test_schemathesis.py). The item's name
+    already carries the operation, e.g. `test_api_with_a_bearer_token[POST /api/chat]`."""
+    for item in items:
+        if getattr(item, "operation_label", None) is not None:  # a schemathesis.pytest item
+            item._id = NodeId.parse(f"{item.parent.nodeid}::{item.name}")
 
 
 @pytest.fixture
