@@ -7,6 +7,7 @@ import pytest
 from argon2 import PasswordHasher
 from flask import Flask
 from jinja2 import BytecodeCache
+from _pytest.nodeid import NodeId
 
 from vault import create_app
 from vault.auth import passwords
@@ -72,6 +73,28 @@ def pytest_configure(config):
     if worker and url and url.startswith(("postgres://", "postgresql://")):
         base, sep, query = url.partition("?")
         os.environ["TEST_DATABASE_URL"] = create_database(f"{base}_{worker}{sep}{query}")
+
+
+def pytest_collection_modifyitems(items):
+    """Give each schemathesis case (one per API operation) a node id of its own. Under pytest 9.2
+    a Function's id is built from its `originalname`, which schemathesis sets to the bare test
+    name, so every operation's case had the same id; pytest-xdist keys tests by id and silently
+    ran one case per test function (6 of 34 tests in test_schemathesis.py). The item's name
+    already carries the operation, e.g. `test_api_with_a_bearer_token[POST /api/chat]`."""
+    for item in items:
+        if getattr(item, "operation_label", None) is not None:  # a schemathesis.pytest item
+            item._id = NodeId.parse(f"{item.parent.nodeid}::{item.name}")
+    # The longest files first (pyproject's --no-loadscope-reorder keeps this order), so that on two
+    # workers no 1-3 minute file starts last while the other worker sits idle. Longest as measured.
+    items.sort(key=lambda item: SLOW_FIRST.get(item.nodeid.partition("::")[0], len(SLOW_FIRST)))
+
+
+SLOW_FIRST = {path: rank for rank, path in enumerate([
+    "tests/test_schemathesis.py", "tests/security/test_storage.py", "tests/browser/test_pages.py",
+    "tests/browser/test_models.py", "tests/browser/test_account_safety.py", "tests/security/test_hostile_provider.py",
+    "tests/security/test_limits_server.py", "tests/security/test_upstream_limits.py", "tests/browser/test_secrets.py",
+    "tests/test_sweep_bad_input.py", "tests/test_openai_sdk.py", "tests/security/test_accounts.py",
+    "tests/test_faults.py", "tests/security/test_slow_clients.py", "tests/test_llm_streaming.py"])}
 
 
 @pytest.fixture

@@ -1,12 +1,14 @@
 """The official anthropic SDK, unchanged, against the vault's /v1/messages over real HTTP: an
 OpenAI-wire and an Anthropic-wire model behind it, whole answers, streams, tools both ways, and
 errors as the SDK's exceptions."""
-import anthropic
 import pytest
 import requests
 
 from tests.fake_provider import TOOL_CALLS
 from tests.helpers import live_gateway
+from tests.lazy import lazy
+
+anthropic = lazy("anthropic")  # imported by the worker that runs these tests only
 
 TOOLS = [{"name": "get_weather", "description": "Weather in a city",
           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]

@@ -1,6 +1,7 @@
 """The import graph of vault/, read from the source (function-level imports included): no cycles,
 and a chat's layers import only downwards: endpoints -> gateway -> resolver / adapters -> http."""
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,11 @@ def _exists(module):
     return path.with_suffix(".py").exists() or path.is_dir()
 
 
-GRAPH = {_name(p): {m for m in _imports(p, _name(p)) if m.startswith("vault") and m != _name(p)}
-         for p in (ROOT / "vault").rglob("*.py")}
+@functools.cache
+def graph():
+    """Read when a test first asks, not at import: every xdist worker collects this file, one runs it."""
+    return {_name(p): {m for m in _imports(p, _name(p)) if m.startswith("vault") and m != _name(p)}
+            for p in (ROOT / "vault").rglob("*.py")}
 
 
 def _within(module, prefixes):
@@ -42,17 +46,17 @@ def _within(module, prefixes):
 
 
 def test_the_graph_was_read():
-    assert "vault.gateway.core" in GRAPH["vault.v1.chat_completions"]
-    assert "vault.llm.http" in GRAPH["vault.llm.openai"]
+    assert "vault.gateway.core" in graph()["vault.v1.chat_completions"]
+    assert "vault.llm.http" in graph()["vault.llm.openai"]
 
 
 def test_no_module_imports_itself_back_through_others():
     def reaches(start, goal, seen):
-        for nxt in GRAPH.get(start, ()):
+        for nxt in graph().get(start, ()):
             if nxt == goal or (nxt not in seen and not seen.add(nxt) and reaches(nxt, goal, seen)):
                 return True
         return False
-    assert [m for m in GRAPH if reaches(m, m, set())] == []
+    assert [m for m in graph() if reaches(m, m, set())] == []
 
 
 @pytest.mark.parametrize("lower, above", [
@@ -61,5 +65,5 @@ def test_no_module_imports_itself_back_through_others():
     ("vault.gateway", ENDPOINTS),                        # the core never imports an endpoint
 ])
 def test_nothing_below_imports_anything_above(lower, above):
-    wrong = {(m, d) for m, deps in GRAPH.items() if _within(m, [lower]) for d in deps if _within(d, above)}
+    wrong = {(m, d) for m, deps in graph().items() if _within(m, [lower]) for d in deps if _within(d, above)}
     assert wrong == set()

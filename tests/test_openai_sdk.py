@@ -2,14 +2,16 @@
 tools, with an OpenAI-wire and an Anthropic-wire model behind it; errors as the SDK's exceptions."""
 import json
 
-import openai
 import pydantic
 import pytest
 import requests
 
 from tests.fake_provider import TOOL_CALLS
 from tests.helpers import live_gateway, make_user
+from tests.lazy import lazy
 from vault import create_app
+
+openai = lazy("openai")  # imported by the worker that runs these tests only
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
