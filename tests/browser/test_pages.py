@@ -38,7 +38,8 @@ def walk(request, browser, live_server):
     def check(state):
         """axe on the page as it is now, then the sideways scroll, then the screenshot."""
         page.wait_for_load_state()
-        page.add_script_tag(path=str(AXE))
+        if not page.evaluate("typeof axe === 'object'"):  # an htmx swap keeps it; a navigation does not
+            page.add_script_tag(path=str(AXE))
         problems = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
             .violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
             .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' +
