@@ -74,6 +74,7 @@ _COLUMNS = ("m.id, m.name, m.provider, m.model_id, m.base_url, m.auth_type, m.ap
             "COALESCE(s.id, t.id), COALESCE(s.api_key_encrypted, t.api_key_encrypted), "
             "COALESCE(s.expires_at, t.expires_at), COALESCE(s.last_used_at, t.last_used_at), "
             "COALESCE(s.allowed_hosts, t.allowed_hosts), m.user_id, m.team_id")
+_OWNER = 12  # m.user_id's place in _COLUMNS
 _SECRET = ("LEFT JOIN provider_secret s "
            "ON m.team_id IS NULL AND s.user_id = {user} AND s.provider = m.provider "
            "LEFT JOIN team_secret t ON t.team_id = m.team_id AND t.provider = m.provider")
@@ -114,7 +115,7 @@ def resolve_by_name_or_id(user, ref, allow=None):
     if looks_like_id(ref):
         return target_from(uid, database.execute_sql(_statement("by_id"), (uid, uid, uid, ref)).fetchone(), allow)
     rows = database.execute_sql(_statement("by_name"), (uid, uid, uid, ref)).fetchall()
-    if len(rows) == 2 and rows[0][12] is None:  # m.user_id: neither is the user's own
+    if len(rows) == 2 and rows[0][_OWNER] is None:  # neither is the user's own
         raise AmbiguousModel(ref)
     return target_from(uid, rows[0] if rows else None, allow)
 

@@ -81,6 +81,15 @@ def clean_key(value, code=None):
     return key
 
 
+EMAIL_HINT = "Enter an email address such as ada@example.com."
+
+
+def plausible_email(value):
+    """Something@domain.tld without spaces: the one rule for registering and for inviting."""
+    local, at, domain = value.rpartition("@")
+    return bool(at and local and "." in domain and not any(c.isspace() for c in value))
+
+
 def optional_int(body, name, low, high):
     value = body.get(name)
     if value is None:

@@ -3,12 +3,12 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from .. import validate
+
 
 def plausible_email(form, field):
-    value = (field.data or "").strip()
-    local, at, domain = value.rpartition("@")
-    if not at or not local or "." not in domain or any(c.isspace() for c in value):
-        raise ValidationError("Enter an email address such as ada@example.com.")
+    if not validate.plausible_email((field.data or "").strip()):
+        raise ValidationError(validate.EMAIL_HINT)
 
 
 class LoginForm(FlaskForm):

@@ -27,9 +27,7 @@ def providers_index():
 
 @bp.get("/secrets")
 def index():
-    using = service.models_using(current_user)
-    return jsonify(secrets=[service.as_json(s, using.get(s.provider, 0))
-                            for s in service.listed(current_user)])
+    return jsonify(secrets=listed_json(current_user))
 
 
 @bp.post("/secrets")
@@ -107,3 +105,9 @@ def _confirm_hosts(who, password):
 
 def as_json(who, secret):
     return service.as_json(secret, service.models_using(who).get(secret.provider, 0))
+
+
+def listed_json(who):
+    """Every secret of a user or team, with one count of the models relying on each."""
+    using = service.models_using(who)
+    return [service.as_json(s, using.get(s.provider, 0)) for s in service.listed(who)]

@@ -62,6 +62,7 @@ class Keys:
     """A user's own provider secrets (team None), or a team's, acted on by `actor`."""
     actor: User
     team: Team | None = None
+    writable: bool = True  # False for a team member who is not an owner: they read, never write
 
     @property
     def table(self):
@@ -245,8 +246,7 @@ def _versioned(who, provider, changes, expected_version, action, detail=None):
     overwrite each other; the version grows by one."""
     keys = keys_of(who)
     table = keys.table
-    changes = {_column(table, field): value for field, value in changes.items()}
-    changes.update({table.version: table.version + 1, table.updated_at: utcnow()})
+    changes = {**changes, table.version: table.version + 1, table.updated_at: utcnow()}  # by name: either table
     secret = updated = None
     if providers.get(provider):
         with write_txn():
@@ -264,11 +264,6 @@ def _versioned(who, provider, changes, expected_version, action, detail=None):
         keys.record(action, provider, outcome="conflict", version=secret.version)
         raise VersionConflict("secret", secret.version)
     return updated
-
-
-def _column(table, field):
-    """The same field on the table being written: changes are named by field, whoever owns the key."""
-    return getattr(table, field if isinstance(field, str) else field.name)
 
 
 def allow_hosts(who, provider, allowed_hosts, expected_version=None):

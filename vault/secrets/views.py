@@ -37,7 +37,7 @@ def row(provider, team_id=None):
     """The row at rest; "Cancel" in a form swaps it back in."""
     keys = _keys(team_id, write=False)
     r = service.row(keys, provider)
-    return fragment(ROW, r=r, **_scope(keys, _writes(team_id))) if is_htmx() else _to_row(keys, provider)
+    return fragment(ROW, r=r, **_scope(keys)) if is_htmx() else _to_row(keys, provider)
 
 
 @bp.get("/<provider>/new")
@@ -134,14 +134,10 @@ def _keys(team_id, write=True):
     return teams.keys(current_user, team_id, owner=write)
 
 
-def _writes(team_id):
-    return team_id is None or teams.membership(current_user, team_id).role == "owner"
-
-
-def _scope(keys, writable=True):
+def _scope(keys):
     """What the shared partials need to know: whose rows (their URLs and wording follow), and
     whether to offer the write buttons."""
-    return {"team": keys.team, "writable": writable}
+    return {"team": keys.team, "writable": keys.writable}
 
 
 def _hosts_changed(keys, form, provider):

@@ -81,8 +81,7 @@ def cancel_invitation(team_id, invitation_id):
 
 @bp.get("/<int:team_id>/secrets")
 def secrets_index(team_id):
-    keys = service.keys(current_user, team_id)
-    return jsonify(secrets=[secrets_api.as_json(keys, s) for s in secrets.listed(keys)])
+    return jsonify(secrets=secrets_api.listed_json(service.keys(current_user, team_id)))
 
 
 @bp.post("/<int:team_id>/secrets")
@@ -130,5 +129,5 @@ def _team(team_id):
             "members": [service.member_json(m) for m in listed],
             # owners only: a pending invitation is theirs to pass on or cancel
             "invitations": [service.invitation_json(i) for i in service.invitations(team)] if found.role == "owner" else [],
-            "secrets": [secrets_api.as_json(keys, s) for s in secrets.listed(keys)],
+            "secrets": secrets_api.listed_json(keys),
             "models": [models.as_json(m, by_provider) for m in models.listed(current_user, team)]}

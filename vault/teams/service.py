@@ -15,7 +15,7 @@ from .. import audit
 from ..db import AuditEvent, Invitation, LLMModel, Membership, Team, TeamSecret, User, database, iso, write_txn
 from ..errors import Conflict, NotFound, VaultError
 from ..secrets.service import Keys
-from ..validate import FieldError, checked_str
+from ..validate import EMAIL_HINT, FieldError, checked_str, plausible_email
 
 ROLES = ("owner", "member")
 HISTORY_LIMIT = 200
@@ -51,7 +51,7 @@ def require_owner(user, team_id, what):
 def keys(user, team_id, owner=False):
     """The team's secrets as vault/secrets/service.py takes them, the user acting on them."""
     found = require_owner(user, team_id, "change the team's secrets") if owner else membership(user, team_id)
-    return Keys(user, found.team)
+    return Keys(user, found.team, found.role == "owner")
 
 
 # --- reads --------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def add_member(user, team_id, email, role):
 
 
 def _invite(user, team, email, role):
-    if current_app.config.get("VAULT_SIGNUP", "open") != "invite":
+    if current_app.config["VAULT_SIGNUP"] != "invite":
         raise FieldError("email", f"No account uses {email}. Ask them to register, then add them.",
                          "unknown_email", 404)
     if Invitation.select().where(Invitation.team == team, Invitation.email == email).exists():
@@ -195,8 +195,7 @@ def on_account_deletion(user):
     """Inside the account's deletion: the teams it is the only member of go with it; a team it
     is the only owner of, with other members, stops it (LastOwner), as leaving would. Its acts
     stay in the teams' trails, unnamed (the rows held its address and are owned by it)."""
-    for team in Team.select(Team.id).where(Team.id.in_(_joined(user))).order_by(Team.id):
-        _lock(team)  # as a role change does: an owner stepping down meanwhile waits, then counts again
+    _lock(Team.id.in_(_joined(user)))  # as a role change does: an owner stepping down meanwhile waits
     owned = _owned_teams(user)
     stuck = [team for team, members, owners in owned if members > 1 and owners == 1]
     if stuck:
@@ -235,7 +234,7 @@ def _owned_teams(user):
 def _member(team, member_id):
     """The team's membership of that user, locked until the transaction ends where the database
     can (SQLite's write lock already serializes writers)."""
-    _lock(team)
+    _lock(Team.id == team.id)
     target = fits(member_id) and (Membership.select(Membership, User).join(User)
               .where(Membership.team == team, Membership.user == member_id).first())
     if not target:
@@ -243,11 +242,12 @@ def _member(team, member_id):
     return target
 
 
-def _lock(team):
+def _lock(which):
     """Two owners stepping down at once must not both see the other still owner: on PostgreSQL
-    each change first takes the team's row lock, so they take turns."""
+    each change first takes the row locks of the teams `which` selects (in id order, so two
+    changes never wait on each other), so they take turns."""
     if not isinstance(database.obj, pw.SqliteDatabase):
-        Team.select(Team.id).where(Team.id == team.id).for_update().execute()
+        Team.select(Team.id).where(which).order_by(Team.id).for_update().execute()
 
 
 def _keep_an_owner(team, message):
@@ -277,9 +277,8 @@ def clean_email(value):
     if not isinstance(value, str) or not value.strip():
         raise FieldError("email", "'email' is required and must be a non-empty string.")
     email = checked_str("email", value.strip().lower(), 254)
-    local, at, domain = email.partition("@")
-    if not (local and at and "." in domain) or " " in email:
-        raise FieldError("email", "Enter an email address such as ada@example.com.")
+    if not plausible_email(email):
+        raise FieldError("email", EMAIL_HINT)
     return email
 
 
