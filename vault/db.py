@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 import os
 import re
+import sqlite3
 import time
 import uuid
 import weakref
@@ -527,11 +528,12 @@ def connect_database(url, pool_size=16):
     scheme, _, rest = url.partition("://")
     pool = {"max_connections": pool_size, "stale_timeout": 300, "timeout": 10}
     if scheme == "sqlite":
-        _private_sqlite_file(db_url.parse(url)["database"])
+        path = db_url.parse(url)["database"]
+        _private_sqlite_file(path)
+        _write_ahead_log(path)
         return db_url.connect(
             f"sqlite+pool://{rest}", **pool, check_same_thread=False,
-            pragmas={"busy_timeout": BUSY_TIMEOUT_MS, "journal_mode": "wal", "foreign_keys": 1,
-                     "synchronous": "normal"})
+            pragmas={"busy_timeout": BUSY_TIMEOUT_MS, "foreign_keys": 1, "synchronous": "normal"})
     if scheme in ("postgres", "postgresql"):
         return db_url.connect(f"postgresql+vault://{rest}", **pool)
     return db_url.connect(url)
@@ -549,6 +551,26 @@ def _private_sqlite_file(path):
     for name in (path, f"{path}-wal", f"{path}-shm"):
         if os.path.exists(name):
             private(name, 0o600)
+
+
+def _write_ahead_log(path):
+    """WAL, so readers go on while one request writes. The file keeps its mode, so it is set once
+    here, not by each pooled connection: switching a fresh file, SQLite answers 'database is
+    locked' at once, without waiting its busy timeout, to a process racing another to do the same."""
+    if not path or path == ":memory:":
+        return
+    deadline = time.monotonic() + MIGRATION_WAIT_MS / 1000
+    while True:
+        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, uri=path.startswith("file:"))
+        try:
+            connection.execute("PRAGMA journal_mode = wal")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise pw.OperationalError(str(exc)) from exc
+            time.sleep(0.01)
+        finally:
+            connection.close()
 
 
 def init_app(app):

@@ -391,6 +391,36 @@ def test_six_workers_released_at_once_on_a_fresh_database_take_turns_to_migrate(
     assert len({key_id for _, key_id in outcomes}) == 1  # one master key, read by all
 
 
+def open_fresh_files_at_the_barrier(folder, rounds, barrier, results):
+    """One process opening the same fresh SQLite file as the others, at the same instant, `rounds` times."""
+    for n in range(rounds):
+        barrier.wait()
+        try:
+            connection = vault_db.connect_database(f"sqlite:///{folder}/fresh-{n}.db")
+            connection.connect()
+            results.put(connection.execute_sql("PRAGMA journal_mode").fetchone()[0])
+            connection.close()
+        except Exception as exc:  # noqa: BLE001 - reported to the test, which names it
+            results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_opening_one_fresh_sqlite_file_together_all_get_wal(tmp_path):
+    """The narrow race under the one above: switching a fresh file to WAL, SQLite answers 'database
+    is locked' at once, without its busy timeout, to a process racing another doing the same.
+    Six processes open twenty fresh files together; every open must succeed, in WAL."""
+    import multiprocessing
+    spawn, rounds = multiprocessing.get_context("spawn"), 20
+    barrier, results = spawn.Barrier(6), spawn.Queue()
+    workers = [spawn.Process(target=open_fresh_files_at_the_barrier, args=(str(tmp_path), rounds, barrier, results))
+               for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=120) for _ in range(6 * rounds)]
+    for worker in workers:
+        worker.join(30)
+    assert set(outcomes) == {"wal"}, [outcome for outcome in outcomes if outcome != "wal"][:3]
+
+
 
 def free_port():
     with socket.socket() as s:
