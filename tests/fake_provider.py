@@ -562,13 +562,25 @@ _bombs = {}
 
 
 def gzip_bomb(opening, size, end):
-    """opening + `size` spaces + end, gzipped (~1 KiB per MiB); made once per process."""
+    """opening + `size` spaces + end, gzipped (~1 KiB per MiB); made once per process. Deflate
+    forgets what came before at a full flush, so each MiB of spaces packs to the same bytes: packed
+    once and repeated, ten times faster than packing 256 MiB."""
     key = (opening, size, end)
     if key not in _bombs:
-        packer, block = zlib.compressobj(9, zlib.DEFLATED, 31), b" " * MIB
-        parts = [packer.compress(opening)] + [packer.compress(block) for _ in range(size // MIB)]
-        _bombs[key] = b"".join(parts + [packer.compress(end), packer.flush()])
+        block, blocks = b" " * MIB, size // MIB
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate: the gzip frame is made here
+        head = packer.compress(opening) + packer.flush(zlib.Z_FULL_FLUSH)
+        piece = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+        crc = zlib.crc32(opening)
+        for _ in range(blocks):
+            crc = zlib.crc32(block, crc)
+        length = len(opening) + blocks * MIB + len(end)
+        _bombs[key] = b"".join([GZIP_HEADER, head, piece * blocks, packer.compress(end), packer.flush(),
+                                struct.pack("<II", zlib.crc32(end, crc), length % 2**32)])
     return _bombs[key]
+
+
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, no time, unknown OS
 
 
 @pytest.fixture(scope="session")
