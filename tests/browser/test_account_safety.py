@@ -3,7 +3,7 @@ everywhere" ends both, and deleting the account takes the user back to registrat
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import PASSWORD, register
+from tests.helpers import PASSWORD, signed_in
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -32,7 +32,7 @@ def open_account(page):
 
 
 def test_password_change_signs_the_other_browser_out(page, second):
-    register(page)
+    signed_in(page)
     sign_in(second)
     open_account(page)
     rows = page.locator("#session-rows tbody tr")
@@ -58,7 +58,7 @@ def test_password_change_signs_the_other_browser_out(page, second):
 
 
 def test_wrong_current_password_shows_an_error_in_place(page):
-    register(page)
+    signed_in(page)
     open_account(page)
     form = page.locator("#password-form")
     form.get_by_label("Current password").fill("not the password")
@@ -69,7 +69,7 @@ def test_wrong_current_password_shows_an_error_in_place(page):
 
 
 def test_sign_out_everywhere_else_then_everywhere(page, second):
-    register(page)
+    signed_in(page)
     sign_in(second)
     open_account(page)
     page.once("dialog", lambda dialog: dialog.accept())
@@ -88,7 +88,7 @@ def test_sign_out_everywhere_else_then_everywhere(page, second):
 
 
 def test_delete_account(page):
-    register(page)
+    signed_in(page)
     open_account(page)
     form = page.locator("#delete-form")
     form.get_by_label("Email").fill("ada@example.com")
@@ -115,7 +115,7 @@ def test_delete_account(page):
 
 
 def test_a_tab_left_open_after_signing_out_in_another_says_sign_in_again(page):
-    register(page)
+    signed_in(page)
     from tests.helpers import add_secret
     add_secret(page)
     page.goto("/secrets")

@@ -3,7 +3,7 @@ the button that opened it when it closes (Escape closes it), a removed row hands
 heading, every button names its row, and focus is always visible."""
 from playwright.sync_api import expect
 
-from tests.helpers import add_model, api, register
+from tests.helpers import add_model, api, signed_in
 
 KEY = "sk-keyboard-only-0001"
 
@@ -13,7 +13,7 @@ def focused_inside(locator):
 
 
 def test_a_secret_added_rotated_and_closed_by_keyboard(page):
-    register(page)
+    signed_in(page)
     row = page.locator("#secret-openai")
     row.get_by_role("button", name="Add key").focus()
     page.keyboard.press("Enter")
@@ -37,7 +37,7 @@ def test_a_secret_added_rotated_and_closed_by_keyboard(page):
 
 
 def test_a_model_edited_and_deleted_by_keyboard(page):
-    register(page)
+    signed_in(page)
     for name in ("alpha", "beta"):
         add_model(page, name, "gpt-4o")
     page.goto("/models")
@@ -58,7 +58,7 @@ def test_a_model_edited_and_deleted_by_keyboard(page):
 
 
 def test_every_button_names_its_row(page):
-    register(page)
+    signed_in(page)
     for provider, key in (("openai", "sk-names-0000000001"), ("groq", "gsk_names0000000002")):
         assert api(page, "POST", "/api/secrets", {"provider": provider, "api_key": key}) == 201
     for name in ("one", "two"):
@@ -73,7 +73,7 @@ def test_every_button_names_its_row(page):
 
 
 def test_focus_is_always_visible(page):
-    register(page)
+    signed_in(page)
     page.keyboard.press("Tab")
     for _ in range(8):
         page.keyboard.press("Tab")

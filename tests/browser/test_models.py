@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import add_model, add_secret, register
+from tests.helpers import add_model, add_secret, signed_in
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def open_manual_form(page):
 
 
 def test_model_lifecycle_without_reloading(page, fake_provider):
-    register(page)
+    signed_in(page)
     add_secret(page)
     page.get_by_role("link", name="Models").click()
     page.wait_for_load_state()
@@ -66,7 +66,7 @@ def test_model_lifecycle_without_reloading(page, fake_provider):
 
 
 def test_manual_mode_and_unsaved_test_connection(page, fake_provider):
-    register(page)
+    signed_in(page)
     open_manual_form(page)
     page.get_by_label("Provider").select_option("custom")
     # the form re-renders for the new provider: type only into the new one
@@ -86,7 +86,7 @@ def test_manual_mode_and_unsaved_test_connection(page, fake_provider):
 
 def test_playground_streams_an_answer(page, fake_provider):
     fake_provider.drip_interval, fake_provider.drip_count = 0.2, 5
-    register(page)
+    signed_in(page)
     add_secret(page)
     open_manual_form(page)
     page.get_by_label("Model ID").fill("drip")
@@ -109,7 +109,7 @@ def test_playground_streams_an_answer(page, fake_provider):
 
 
 def test_playground_is_a_conversation(page, fake_provider):
-    register(page)
+    signed_in(page)
     add_model(page, "broken", "echo")  # no key: listed first, marked, not preselected
     add_secret(page)
     add_model(page, "echoer", "echo", base_url=fake_provider.openai_base)
@@ -171,7 +171,7 @@ def test_playground_is_a_conversation(page, fake_provider):
 
 
 def test_typing_a_base_url_the_secret_may_not_reach_warns_before_saving(page):
-    register(page)
+    signed_in(page)
     add_secret(page)
     open_manual_form(page)
     note = page.locator("#provider-secret-note")
@@ -184,7 +184,7 @@ def test_typing_a_base_url_the_secret_may_not_reach_warns_before_saving(page):
 
 
 def test_two_tabs_editing_one_model_do_not_undo_each_other(page):
-    register(page)
+    signed_in(page)
     add_model(page, "mini", "gpt-4o-mini")
     other = page.context.new_page()
     for tab in (page, other):
@@ -212,7 +212,7 @@ def test_two_tabs_editing_one_model_do_not_undo_each_other(page):
 @pytest.mark.parametrize("width", [1280, 390])
 def test_azure_from_a_template_asks_for_its_resource(page, width):
     page.set_viewport_size({"width": width, "height": 900})
-    register(page)
+    signed_in(page)
     page.goto("/models")
     with page.expect_response(lambda response: "/models/form" in response.url):
         page.get_by_label("Provider").select_option("azure")

@@ -8,7 +8,7 @@ import pathlib
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import PASSWORD, api, register
+from tests.helpers import PASSWORD, api, register, signed_in
 
 AXE = pathlib.Path(__file__).parent / "vendor" / "axe.min.js"
 SHOTS = pathlib.Path(os.environ.get("VAULT_SCREENSHOTS") or pathlib.Path(__file__).parents[2] / "screenshots")
@@ -136,7 +136,7 @@ def test_every_page_and_state(walk, fake_provider):
 @pytest.mark.parametrize("walk", ["phone"], indirect=True)
 def test_the_navigation_reaches_every_page_at_phone_width(walk):
     page = walk
-    register(page)
+    signed_in(page)
     for name in ("Secrets", "Models", "Teams", "Playground", "Tokens", "ada@example.com", "Sign out"):
         target = page.get_by_role("link" if name != "Sign out" else "button", name=name, exact=True)
         box = target.bounding_box()

@@ -3,7 +3,7 @@ and delete, each swapped in place without a page reload."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import PASSWORD, close_pool, register
+from tests.helpers import PASSWORD, close_pool, signed_in
 
 from vault import create_app
 
@@ -17,7 +17,7 @@ def app(app_config, fake_provider):
 
 
 def test_add_rotate_check_and_delete_a_key_without_reload(page, fake_provider):
-    register(page)
+    signed_in(page)
     page.evaluate("window.__marker = 42")
     expect(page.get_by_text("A provider secret is your API key")).to_be_visible()
     row = page.locator("#secret-openai")
@@ -65,7 +65,7 @@ def test_add_rotate_check_and_delete_a_key_without_reload(page, fake_provider):
 
 
 def test_cancel_puts_the_row_back(page):
-    register(page)
+    signed_in(page)
     row = page.locator("#secret-anthropic")
     row.get_by_role("button", name="Add key").click()
     expect(page.get_by_label("API key")).to_be_visible()
@@ -76,7 +76,7 @@ def test_cancel_puts_the_row_back(page):
 
 
 def test_allow_a_host_with_the_password_in_place(page, fake_provider):
-    register(page)
+    signed_in(page)
     row = page.locator("#secret-openai")
     row.get_by_role("button", name="Add key").click()
     page.get_by_label("API key").fill(FIRST)
@@ -101,7 +101,7 @@ def test_an_expiry_date_means_the_end_of_that_day_in_the_browsers_time_zone(brow
     page = context.new_page()
     page.set_default_timeout(10_000)
     try:
-        register(page)
+        signed_in(page)
         row = page.locator("#secret-openai")
         row.get_by_role("button", name="Add key").click()
         page.get_by_label("API key").fill(FIRST)
@@ -115,7 +115,7 @@ def test_an_expiry_date_means_the_end_of_that_day_in_the_browsers_time_zone(brow
 
 
 def test_adding_a_key_another_tab_added_turns_into_its_rotation(page):
-    register(page)
+    signed_in(page)
     other = page.context.new_page()
     other.goto("/secrets")
     for tab in (page, other):

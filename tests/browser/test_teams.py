@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import open_page
-from tests.helpers import close_pool, register
+from tests.helpers import close_pool, signed_in
 
 from vault import create_app
 
@@ -33,8 +33,8 @@ def send(page, text):
 
 
 def test_an_owner_shares_a_key_with_a_member_until_removing_them(page, member, fake_provider):
-    register(member, "bob@example.com")
-    register(page)
+    signed_in(member, "bob@example.com")
+    signed_in(page)
     page.get_by_role("link", name="Teams").click()
     expect(page.get_by_text("You belong to no team yet")).to_be_visible()
     page.get_by_label("Team name").fill("acme")
@@ -91,7 +91,7 @@ def test_an_owner_shares_a_key_with_a_member_until_removing_them(page, member, f
 
 
 def test_the_only_owner_is_told_why_they_cannot_leave(page):
-    register(page)
+    signed_in(page)
     page.goto("/teams")
     page.get_by_label("Team name").fill("solo")
     page.get_by_role("button", name="Create team").click()

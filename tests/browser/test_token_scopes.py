@@ -3,11 +3,11 @@ the token chats but cannot manage."""
 import requests
 from playwright.sync_api import expect
 
-from tests.helpers import PASSWORD, register
+from tests.helpers import PASSWORD, signed_in
 
 
 def test_create_a_chat_only_token_with_the_password(page, live_server):
-    register(page)
+    signed_in(page)
     page.get_by_role("link", name="Tokens").click()
     page.get_by_label("Name").fill("notebook")
     assert page.get_by_label("chat:").is_checked() and not page.get_by_label("manage:").is_checked()
@@ -35,7 +35,7 @@ def test_create_a_chat_only_token_with_the_password(page, live_server):
 
 
 def test_the_new_token_and_its_snippets_copy_with_one_click(page):
-    register(page)
+    signed_in(page)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.goto("/tokens")
     page.get_by_label("Name").fill("laptop")
