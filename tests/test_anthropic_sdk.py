@@ -6,9 +6,6 @@ import requests
 
 from tests.fake_provider import TOOL_CALLS
 from tests.helpers import live_gateway
-from tests.lazy import lazy
-
-anthropic = lazy("anthropic")  # imported by the worker that runs these tests only
 
 TOOLS = [{"name": "get_weather", "description": "Weather in a city",
           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
@@ -16,7 +13,16 @@ HI = [{"role": "user", "content": "hello vault"}]
 
 
 @pytest.fixture(scope="module")
-def transport():
+def anthropic():
+    """The SDK, imported by the worker that runs this file only: under pytest-xdist every worker
+    collects every file, and importing it takes ~1.5 CPU-s (a module-level import, even a lazy
+    one, runs at collection: pytest inspects each name a test module binds)."""
+    import anthropic
+    return anthropic
+
+
+@pytest.fixture(scope="module")
+def transport(anthropic):
     """The SDK's own default HTTP client, made once: making one loads the CA bundle (~30 ms of
     CPU), and each test's vault is on a port of its own, so no connection is shared."""
     with anthropic.DefaultHttpxClient() as client:
@@ -24,7 +30,7 @@ def transport():
 
 
 @pytest.fixture
-def sdk(app_config, fake_provider, transport):
+def sdk(app_config, fake_provider, transport, anthropic):
     base, token, stop = live_gateway(app_config, fake_provider, (
         ("gpt", "openai", "echo"), ("claude", "anthropic", "claude-haiku-4-5"), ("gpt-tools", "openai", "tools"),
         ("claude-tools", "anthropic", "tools"), ("broken", "openai", "fail-429"),
@@ -100,12 +106,12 @@ def test_a_tool_result_goes_back_to_the_provider(sdk, fake_provider, model):
         assert sent[2]["content"][0] == {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"}
 
 
-def test_the_token_in_a_bearer_header_works_too(sdk):
+def test_the_token_in_a_bearer_header_works_too(sdk, anthropic):
     bearer = anthropic.Anthropic(base_url=sdk.vault_base, auth_token=sdk.vault_token, max_retries=0)
     assert bearer.messages.create(model="gpt", max_tokens=10, messages=HI).content[0].text
 
 
-def test_errors_are_the_sdks_exceptions_in_anthropics_shape(sdk, fake_provider):
+def test_errors_are_the_sdks_exceptions_in_anthropics_shape(sdk, fake_provider, anthropic):
     bad = anthropic.Anthropic(base_url=sdk.vault_base, api_key="psv_wrong", max_retries=0)
     with pytest.raises(anthropic.AuthenticationError) as err:
         bad.messages.create(model="gpt", max_tokens=10, messages=HI)

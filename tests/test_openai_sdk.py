@@ -8,17 +8,23 @@ import requests
 
 from tests.fake_provider import TOOL_CALLS
 from tests.helpers import live_gateway, make_user
-from tests.lazy import lazy
 from vault import create_app
-
-openai = lazy("openai")  # imported by the worker that runs these tests only
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
 
 
 @pytest.fixture(scope="module")
-def transport():
+def openai():
+    """The SDK, imported by the worker that runs this file only: under pytest-xdist every worker
+    collects every file, and importing it takes ~0.8 CPU-s (a module-level import, even a lazy
+    one, runs at collection: pytest inspects each name a test module binds)."""
+    import openai
+    return openai
+
+
+@pytest.fixture(scope="module")
+def transport(openai):
     """The SDK's own default HTTP client, made once: making one loads the CA bundle (~30 ms of
     CPU), and each test's vault is on a port of its own, so no connection is shared."""
     with openai.DefaultHttpxClient() as client:
@@ -26,7 +32,7 @@ def transport():
 
 
 @pytest.fixture
-def sdk(app_config, fake_provider, transport):
+def sdk(app_config, fake_provider, transport, openai):
     base, token, stop = live_gateway(app_config, fake_provider, (
         ("gpt", "openai", "echo"), ("claude", "anthropic", "claude-haiku-4-5"), ("gpt-tools", "openai", "tools"),
         ("claude-tools", "anthropic", "tools"), ("broken", "openai", "fail-429"), ("refused", "openai", "fail-401"),
@@ -90,7 +96,7 @@ def test_tool_result_round_trip(sdk, fake_provider):
     assert sent[1]["content"][0]["type"] == "tool_use" and sent[2]["content"][0]["type"] == "tool_result"
 
 
-def test_wrong_token_is_an_authentication_error(sdk):
+def test_wrong_token_is_an_authentication_error(sdk, openai):
     bad = openai.OpenAI(base_url=sdk.base_url, api_key="psv_wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         bad.models.list()
@@ -98,7 +104,7 @@ def test_wrong_token_is_an_authentication_error(sdk):
         bad.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "x"}])
 
 
-def test_provider_errors_become_sdk_exceptions(sdk):
+def test_provider_errors_become_sdk_exceptions(sdk, openai):
     with pytest.raises(openai.RateLimitError):
         sdk.chat.completions.create(model="broken", messages=[{"role": "user", "content": "x"}])
     with pytest.raises(openai.RateLimitError):
@@ -137,7 +143,7 @@ def test_embeddings_through_the_sdk(sdk, fake_provider):
     assert (row["requests"], row["prompt_tokens"], row["errors"]) == (2, 3, 0)
 
 
-def test_embeddings_for_an_anthropic_model_name_the_provider(sdk, fake_provider):
+def test_embeddings_for_an_anthropic_model_name_the_provider(sdk, fake_provider, openai):
     with pytest.raises(openai.BadRequestError) as err:
         sdk.embeddings.create(model="claude", input="hi")
     assert err.value.code == "unsupported_for_provider" and "Anthropic" in err.value.message
@@ -216,7 +222,7 @@ def test_the_openai_fields_the_vault_passes_on_reach_an_openai_provider(sdk, fak
 
 @pytest.mark.parametrize("extra", [{"models": ["openai/o1-pro"], "route": "fallback"}, {"service_tier": "priority"},
                                    {"store": True}, {"logprobs": True}, {"top_k": 5}])
-def test_a_limited_token_cannot_steer_the_provider_with_fields_it_passes_on(sdk, fake_provider, extra):
+def test_a_limited_token_cannot_steer_the_provider_with_fields_it_passes_on(sdk, fake_provider, extra, openai):
     """A router such as OpenRouter reads `models` and `route` to pick the model: passed on, they
     would let a token limited to one model use any other on its owner's key."""
     with pytest.raises(openai.BadRequestError) as err:
@@ -225,7 +231,7 @@ def test_a_limited_token_cannot_steer_the_provider_with_fields_it_passes_on(sdk,
     assert fake_provider.calls == []
 
 
-def test_a_field_an_anthropic_model_cannot_honour_is_refused_by_name(sdk, fake_provider):
+def test_a_field_an_anthropic_model_cannot_honour_is_refused_by_name(sdk, fake_provider, openai):
     with pytest.raises(openai.BadRequestError) as err:
         sdk.chat.completions.create(model="claude", messages=[{"role": "user", "content": "x"}],
                                     logit_bias={"1": 1})
@@ -290,7 +296,7 @@ def test_a_function_call_output_goes_back_to_the_provider(sdk, fake_provider, mo
         assert sent[1]["content"][0]["type"] == "tool_use" and sent[2]["content"][0]["type"] == "tool_result"
 
 
-def test_what_a_stateless_gateway_cannot_do_is_refused_by_name(sdk, fake_provider):
+def test_what_a_stateless_gateway_cannot_do_is_refused_by_name(sdk, fake_provider, openai):
     for kwargs, named in (({"previous_response_id": "resp_1"}, "'previous_response_id'"),
                           ({"store": True}, "'store'"),
                           ({"tools": [{"type": "web_search"}]}, "'web_search'"),
@@ -320,7 +326,7 @@ def test_structured_outputs_parse_on_both_wires(sdk, fake_provider):
     assert sent["type"] == "json_schema" and sent["json_schema"]["schema"]["properties"].keys() == {"city", "unit"}
 
 
-def test_audio_and_file_parts_reach_an_openai_provider_and_a_pdf_reaches_anthropic(sdk, fake_provider):
+def test_audio_and_file_parts_reach_an_openai_provider_and_a_pdf_reaches_anthropic(sdk, fake_provider, openai):
     audio = {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}
     pdf = {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}}
     sdk.chat.completions.create(model="gpt", messages=[{"role": "user", "content": [audio, pdf]}])
