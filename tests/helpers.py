@@ -25,13 +25,16 @@ def wipe_postgres(url):
 
 
 def empty_postgres(url):
-    """Every row gone but the schema version: a quarter of the time of dropping and creating the
-    tables. A schema other than today's (a test built an older one) is dropped instead."""
+    """Every row gone and every id counting from 1 again, but the schema version: a quarter of
+    the time of dropping and creating the tables. Rows are deleted children first (~2 ms):
+    TRUNCATE gives each table new files, ~24 ms of the server's time before every test. A
+    schema other than today's (a test built an older one) is dropped instead."""
     import psycopg
+    import peewee
     from vault.db import MIGRATIONS, MODELS, VaultMeta
     tables = {model._meta.table_name for model in MODELS}
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET lock_timeout = '10s'")  # a connection a test left open fails loudly
+        conn.execute("SET lock_timeout = '10s'")  # a connection a test left in a write fails loudly
         found = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         meta = VaultMeta._meta.table_name
         current = found == tables and conn.execute(
@@ -40,9 +43,12 @@ def empty_postgres(url):
             conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
             conn.execute("CREATE SCHEMA public")
             return
-        quoted = ", ".join(f'"{name}"' for name in sorted(tables - {meta}))  # "user" is a keyword
-        conn.execute(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
-        conn.execute(f"DELETE FROM {meta} WHERE key <> 'schema_version'")
+        with conn.transaction():
+            for model in reversed(peewee.sort_models(MODELS)):  # "user" is a keyword: quoted
+                where = " WHERE key <> 'schema_version'" if model is VaultMeta else ""
+                conn.execute(f'DELETE FROM "{model._meta.table_name}"{where}')
+            conn.execute("SELECT setval(s.oid, 1, false) FROM pg_class s JOIN pg_namespace n "
+                         "ON n.oid = s.relnamespace WHERE s.relkind = 'S' AND n.nspname = 'public'")
 
 
 def create_database(url):
