@@ -559,6 +559,7 @@ WHOLE_OPENING = (b'{"id":"x","object":"chat.completion","choices":[{"index":0,'
 WHOLE_END = b'"},"finish_reason":"stop"}]}'
 ERROR_BOMB = (b'{"error":{"type":"api_error","message":"' + BODY_MARKER.encode(), 32 * MIB, b'"}}')
 _bombs = {}
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, no time, unknown OS
 
 
 def gzip_bomb(opening, size, end):
@@ -578,9 +579,6 @@ def gzip_bomb(opening, size, end):
         _bombs[key] = b"".join([GZIP_HEADER, head, piece * blocks, packer.compress(end), packer.flush(),
                                 struct.pack("<II", zlib.crc32(end, crc), length % 2**32)])
     return _bombs[key]
-
-
-GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, no time, unknown OS
 
 
 @pytest.fixture(scope="session")

@@ -30,11 +30,10 @@ def empty_postgres(url):
     TRUNCATE gives each table new files, ~24 ms of the server's time before every test. A
     schema other than today's (a test built an older one) is dropped instead."""
     import psycopg
-    import peewee
     from vault.db import MIGRATIONS, MODELS, VaultMeta
     tables = {model._meta.table_name for model in MODELS}
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET lock_timeout = '10s'")  # a connection a test left in a write fails loudly
+        conn.execute("SET lock_timeout = '10s'")  # a connection a test left open fails loudly
         found = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         meta = VaultMeta._meta.table_name
         current = found == tables and conn.execute(
@@ -43,10 +42,14 @@ def empty_postgres(url):
             conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
             conn.execute("CREATE SCHEMA public")
             return
+        ordered = [model._meta.table_name for model in reversed(pw.sort_models(MODELS)) if model is not VaultMeta]
+        quoted = ", ".join(f'"{name}"' for name in [*ordered, meta])  # "user" is a keyword
         with conn.transaction():
-            for model in reversed(peewee.sort_models(MODELS)):  # "user" is a keyword: quoted
-                where = " WHERE key <> 'schema_version'" if model is VaultMeta else ""
-                conn.execute(f'DELETE FROM "{model._meta.table_name}"{where}')
+            # as TRUNCATE did: wait for, then fail on, a connection a test left inside a transaction
+            conn.execute(f"LOCK TABLE {quoted} IN ACCESS EXCLUSIVE MODE")
+            for name in ordered:
+                conn.execute(f'DELETE FROM "{name}"')
+            conn.execute(f"DELETE FROM {meta} WHERE key <> 'schema_version'")
             conn.execute("SELECT setval(s.oid, 1, false) FROM pg_class s JOIN pg_namespace n "
                          "ON n.oid = s.relnamespace WHERE s.relkind = 'S' AND n.nspname = 'public'")
 
@@ -172,8 +175,9 @@ def signed_in(page, email="ada@example.com", password=PASSWORD):
     request = page.context.request
     for path, form in (("/register", {"email": email, "password": password, "confirm": password}),
                        ("/login", {"email": email, "password": password})):
-        token = CSRF_META.search(request.get(path).text()).group(1)
-        answer = request.post(path, form={**form, "csrf_token": token}, max_redirects=0)
+        found = CSRF_META.search(request.get(path).text())
+        assert found, f"{path} has no CSRF token"
+        answer = request.post(path, form={**form, "csrf_token": found.group(1)}, max_redirects=0)
         assert answer.status == 302, (path, answer.status, answer.text()[:300])
     page.goto("/secrets")
 

@@ -533,7 +533,8 @@ def connect_database(url, pool_size=16):
         _write_ahead_log(path)
         return db_url.connect(
             f"sqlite+pool://{rest}", **pool, check_same_thread=False,
-            pragmas={"busy_timeout": BUSY_TIMEOUT_MS, "foreign_keys": 1, "synchronous": "normal"})
+            pragmas={"busy_timeout": BUSY_TIMEOUT_MS, "foreign_keys": 1, "synchronous": "normal",
+                     "journal_mode": "wal"})  # a no-op on a file _write_ahead_log switched
     if scheme in ("postgres", "postgresql"):
         return db_url.connect(f"postgresql+vault://{rest}", **pool)
     return db_url.connect(url)
@@ -554,23 +555,22 @@ def _private_sqlite_file(path):
 
 
 def _write_ahead_log(path):
-    """WAL, so readers go on while one request writes. The file keeps its mode, so it is set once
-    here, not by each pooled connection: switching a fresh file, SQLite answers 'database is
-    locked' at once, without waiting its busy timeout, to a process racing another to do the same."""
-    if not path or path == ":memory:":
+    """WAL, so readers go on while one request writes. SQLite records the journal mode in the
+    database file, so it is switched once here, before the pool opens: switching a fresh file,
+    SQLite answers 'database is locked' at once, without waiting its busy timeout, to a process
+    racing another to do the same. Errors are peewee's, as the pool's own would be."""
+    if path == ":memory:" or path.startswith("file:"):  # URIs: left to the pool's pragma
         return
     deadline = time.monotonic() + MIGRATION_WAIT_MS / 1000
     while True:
-        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, uri=path.startswith("file:"))
         try:
-            connection.execute("PRAGMA journal_mode = wal")
+            with contextlib.closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)) as connection:
+                connection.execute("PRAGMA journal_mode = wal")
             return
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise pw.OperationalError(str(exc)) from exc
-            time.sleep(0.01)
-        finally:
-            connection.close()
+                raise getattr(pw, type(exc).__name__, pw.DatabaseError)(str(exc)) from exc
+        time.sleep(0.01)
 
 
 def init_app(app):

@@ -15,7 +15,7 @@ from tests.fake_provider import FakeProvider
 from tests.helpers import close_pool, make_user, sign_in, token_for
 from tests.server import Server
 
-LIMIT, SECONDS = 1024 * 1024, 2
+LIMIT, SECONDS = 1024 * 1024, 3
 MIB = 1024 * 1024
 CHATS = 20
 MESSAGES = [{"role": "user", "content": "hello"}]

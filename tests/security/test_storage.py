@@ -397,8 +397,8 @@ def test_six_workers_released_at_once_on_a_fresh_database_take_turns_to_migrate(
 def open_fresh_files_at_the_barrier(folder, rounds, barrier, results):
     """One process opening the same fresh SQLite file as the others, at the same instant, `rounds` times."""
     for n in range(rounds):
-        barrier.wait()
         try:
+            barrier.wait(timeout=60)  # a sibling that died breaks it, and this one reports that
             connection = vault_db.connect_database(f"sqlite:///{folder}/fresh-{n}.db")
             connection.connect()
             results.put(connection.execute_sql("PRAGMA journal_mode").fetchone()[0])
@@ -414,15 +414,14 @@ def test_processes_opening_one_fresh_sqlite_file_together_all_get_wal(tmp_path):
     import multiprocessing
     fork, rounds = multiprocessing.get_context("fork"), 50  # they only open files: nothing to import again
     barrier, results = fork.Barrier(6), fork.Queue()
-    workers = [fork.Process(target=open_fresh_files_at_the_barrier, args=(str(tmp_path), rounds, barrier, results))
-               for _ in range(6)]
+    workers = [fork.Process(target=open_fresh_files_at_the_barrier, args=(str(tmp_path), rounds, barrier, results),
+                            daemon=True) for _ in range(6)]
     for worker in workers:
         worker.start()
     outcomes = [results.get(timeout=120) for _ in range(6 * rounds)]
     for worker in workers:
         worker.join(30)
     assert set(outcomes) == {"wal"}, [outcome for outcome in outcomes if outcome != "wal"][:3]
-
 
 
 def free_port():
