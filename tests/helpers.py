@@ -1,8 +1,11 @@
-"""Helpers shared by the tests (fixtures live in conftest.py)."""
+"""Helpers shared by the tests (fixtures live in conftest.py; official_sdk makes two for an SDK's
+test file)."""
+import importlib
 import os
 import re
 
 import peewee as pw
+import pytest
 
 from vault.db import database
 
@@ -180,6 +183,24 @@ def signed_in(page, email="ada@example.com", password=PASSWORD):
         answer = request.post(path, form={**form, "csrf_token": found.group(1)}, max_redirects=0)
         assert answer.status == 302, (path, answer.status, answer.text()[:300])
     page.goto("/secrets")
+
+
+def official_sdk(name):
+    """Two module-scoped fixtures for the test file of an official SDK, bound there as
+    `<name>, transport = official_sdk(name)`. The module, imported by the worker that runs that
+    file only: under pytest-xdist every worker collects every file, and a module-level import,
+    even a lazy one, runs then (pytest inspects each name a test module binds); openai takes ~0.8
+    CPU-s, anthropic ~1.5. And the SDK's own default HTTP client, made once: making one loads the
+    CA bundle (~30 ms), and each test's vault is on a port of its own, so no connection is shared."""
+    @pytest.fixture(scope="module", name=name)
+    def sdk_module():
+        return importlib.import_module(name)
+
+    @pytest.fixture(scope="module", name="transport")
+    def transport(request):
+        with request.getfixturevalue(name).DefaultHttpxClient() as client:
+            yield client
+    return sdk_module, transport
 
 
 def store_secret(app, email, provider, key, **fields):

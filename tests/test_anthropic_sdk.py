@@ -5,28 +5,14 @@ import pytest
 import requests
 
 from tests.fake_provider import TOOL_CALLS
-from tests.helpers import live_gateway
+from tests.helpers import live_gateway, official_sdk
 
 TOOLS = [{"name": "get_weather", "description": "Weather in a city",
           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
 HI = [{"role": "user", "content": "hello vault"}]
 
 
-@pytest.fixture(scope="module")
-def anthropic():
-    """The SDK, imported by the worker that runs this file only: under pytest-xdist every worker
-    collects every file, and importing it takes ~1.5 CPU-s (a module-level import, even a lazy
-    one, runs at collection: pytest inspects each name a test module binds)."""
-    import anthropic
-    return anthropic
-
-
-@pytest.fixture(scope="module")
-def transport(anthropic):
-    """The SDK's own default HTTP client, made once: making one loads the CA bundle (~30 ms of
-    CPU), and each test's vault is on a port of its own, so no connection is shared."""
-    with anthropic.DefaultHttpxClient() as client:
-        yield client
+anthropic, transport = official_sdk("anthropic")
 
 
 @pytest.fixture

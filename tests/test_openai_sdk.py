@@ -7,28 +7,14 @@ import pytest
 import requests
 
 from tests.fake_provider import TOOL_CALLS
-from tests.helpers import live_gateway, make_user
+from tests.helpers import live_gateway, make_user, official_sdk
 from vault import create_app
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
 
 
-@pytest.fixture(scope="module")
-def openai():
-    """The SDK, imported by the worker that runs this file only: under pytest-xdist every worker
-    collects every file, and importing it takes ~0.8 CPU-s (a module-level import, even a lazy
-    one, runs at collection: pytest inspects each name a test module binds)."""
-    import openai
-    return openai
-
-
-@pytest.fixture(scope="module")
-def transport(openai):
-    """The SDK's own default HTTP client, made once: making one loads the CA bundle (~30 ms of
-    CPU), and each test's vault is on a port of its own, so no connection is shared."""
-    with openai.DefaultHttpxClient() as client:
-        yield client
+openai, transport = official_sdk("openai")
 
 
 @pytest.fixture
