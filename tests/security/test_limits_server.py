@@ -56,10 +56,13 @@ def test_the_sixth_wrong_password_is_refused_whichever_worker_answers(server):
     thief = Browser(base, "203.0.113.10")
     assert [thief.sign_in("ada@example.com", "wrong guess 1") for _ in range(5)] == [401] * 5
     answers = []
-    for attempt in range(40):  # until several workers have answered, each with a refusal
-        answers.append(thief.sign_in("ada@example.com", f"wrong guess {attempt}"))
-        if attempt >= 10 and len(pids_of(log, 429)) >= 3:
-            break
+    # In bursts of parallel connections, until several workers have answered, each with a refusal:
+    # one connection at a time, a busy machine's kernel may hand all of them to the same worker.
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        for _ in range(10):
+            answers += pool.map(lambda n: thief.sign_in("ada@example.com", f"wrong guess {n}"), range(8))
+            if len(pids_of(log, 429)) >= 3:
+                break
     assert set(answers) == {429}, answers
     assert thief.sign_in("ada@example.com", PASSWORD) == 429  # the right one waits too
     assert len(pids_of(log, 429)) >= 2, log.read_text()  # the count is shared, not per worker
