@@ -142,7 +142,9 @@ def token_for(app, email, name="test"):
 
 def api(page, method, path, body=None):
     """A JSON call from the page, with its own session and CSRF token, as the page's scripts make
-    them; its status."""
+    them; its status. After a click that navigates, the page's URL changes before its new document
+    is parsed, so it first waits for the document."""
+    page.wait_for_load_state("domcontentloaded")
     return page.evaluate("""async ([method, path, body]) => {
         const csrf = document.querySelector('meta[name="csrf-token"]').content;
         const r = await fetch(path, {method, headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf},

@@ -124,6 +124,7 @@ def test_every_page_and_state(walk, fake_provider):
     expect(page.locator("#team-rows")).to_contain_text("acme")
     page.check("teams")
     page.get_by_role("link", name="acme").click()
+    page.wait_for_url("**/teams/*")  # the URL changes before the new document has its CSRF meta tag
     team = page.url.rsplit("/", 1)[1]
     assert api(page, "POST", f"/api/teams/{team}/secrets", {"provider": "openai", "api_key": "sk-team-secret-9f2c"}) == 201
     assert api(page, "POST", "/api/models", {"name": "team-echo", "provider": "openai", "model_id": "echo",
