@@ -142,9 +142,7 @@ def token_for(app, email, name="test"):
 
 def api(page, method, path, body=None):
     """A JSON call from the page, with its own session and CSRF token, as the page's scripts make
-    them; its status. After a click that navigates, the page's URL changes before its new document
-    is parsed, so it first waits for the document."""
-    page.wait_for_load_state("domcontentloaded")
+    them; its status."""
     return page.evaluate("""async ([method, path, body]) => {
         const csrf = document.querySelector('meta[name="csrf-token"]').content;
         const r = await fetch(path, {method, headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf},
@@ -159,6 +157,14 @@ def add_secret(page, key="sk-provider-secret-9f2c"):
 def add_model(page, name, model_id, **fields):
     body = {"name": name, "provider": "openai", "model_id": model_id, **fields}
     assert api(page, "POST", "/api/models", body) == 201
+
+
+def follow(page, link, url):
+    """Clicks a link and waits for its page to load. The URL changes before the new document's
+    scripts run, so a click or key press made at once may find no htmx or app.js handler bound
+    yet, and a page.evaluate may run on the page being left."""
+    page.get_by_role("link", name=link).click()
+    page.wait_for_url(url)
 
 
 def register(page, email="ada@example.com", password=PASSWORD):

@@ -3,7 +3,7 @@ everywhere" ends both, and deleting the account takes the user back to registrat
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import PASSWORD, signed_in
+from tests.helpers import PASSWORD, follow, signed_in
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -27,8 +27,7 @@ def sign_in(page, password=PASSWORD):
 
 
 def open_account(page):
-    page.get_by_role("link", name="ada@example.com").click()
-    page.wait_for_url("**/account")
+    follow(page, "ada@example.com", "**/account")
 
 
 def test_password_change_signs_the_other_browser_out(page, second):

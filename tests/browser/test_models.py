@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import add_model, add_secret, signed_in
+from tests.helpers import add_model, add_secret, follow, signed_in
 
 
 @pytest.fixture
@@ -30,8 +30,7 @@ def open_manual_form(page):
 def test_model_lifecycle_without_reloading(page, fake_provider):
     signed_in(page)
     add_secret(page)
-    page.get_by_role("link", name="Models").click()
-    page.wait_for_load_state()
+    follow(page, "Models", "**/models")
     page.evaluate("window.__marker = 7")
 
     # choosing a provider swaps the whole form in: fields filled before that answer lands are lost
@@ -94,7 +93,7 @@ def test_playground_streams_an_answer(page, fake_provider):
     page.get_by_role("button", name="Save").click()
     page.locator("#model-rows tr", has_text="dripper").wait_for()
 
-    page.get_by_role("link", name="Playground").click()
+    follow(page, "Playground", "**/chat")
     page.get_by_label("Model", exact=True).select_option(label="dripper (OpenAI · drip)")
     page.get_by_label("Message").fill("one two three four five")
     page.get_by_role("button", name="Send").click()

@@ -8,7 +8,7 @@ import pathlib
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import PASSWORD, api, register, signed_in
+from tests.helpers import PASSWORD, api, follow, register, signed_in
 
 AXE = pathlib.Path(__file__).parent / "vendor" / "axe.min.js"
 SHOTS = os.environ.get("VAULT_SCREENSHOTS")  # off by default: a sixth of the walk's CPU
@@ -123,8 +123,7 @@ def test_every_page_and_state(walk, fake_provider):
     page.get_by_role("button", name="Create team").click()
     expect(page.locator("#team-rows")).to_contain_text("acme")
     page.check("teams")
-    page.get_by_role("link", name="acme").click()
-    page.wait_for_url("**/teams/*")  # the URL changes before the new document has its CSRF meta tag
+    follow(page, "acme", "**/teams/*")
     team = page.url.rsplit("/", 1)[1]
     assert api(page, "POST", f"/api/teams/{team}/secrets", {"provider": "openai", "api_key": "sk-team-secret-9f2c"}) == 201
     assert api(page, "POST", "/api/models", {"name": "team-echo", "provider": "openai", "model_id": "echo",
@@ -144,5 +143,4 @@ def test_the_navigation_reaches_every_page_at_phone_width(walk):
         target = page.get_by_role("link" if name != "Sign out" else "button", name=name, exact=True)
         box = target.bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= page.width, (name, box)
-    page.get_by_role("link", name="Tokens").click()
-    page.wait_for_url("**/tokens")
+    follow(page, "Tokens", "**/tokens")

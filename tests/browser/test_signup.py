@@ -3,7 +3,7 @@ instance up and is its admin, a stranger is told why the form refuses them, an i
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import PASSWORD, register
+from tests.helpers import PASSWORD, follow, register
 
 from vault.db import Invitation, Membership, User, database
 
@@ -14,8 +14,7 @@ def app_config(app_config):
 
 
 def open_account(page, email):
-    page.get_by_role("link", name=email).click()
-    page.wait_for_url("**/account")
+    follow(page, email, "**/account")
 
 
 def sign_out(page):
@@ -30,7 +29,7 @@ def test_the_first_account_is_admin_a_stranger_is_refused_and_an_invited_person_
     page.goto("/teams")  # root invites grace to a team, and is shown the link once
     page.get_by_label("Team name").fill("core")
     page.get_by_role("button", name="Create team").click()
-    page.get_by_role("link", name="core").click()
+    follow(page, "core", "**/teams/*")
     page.get_by_label("Email").fill("grace@example.com")
     page.get_by_role("button", name="Add member").click()
     link = page.locator("#invitation-link")

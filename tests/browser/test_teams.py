@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import open_page
-from tests.helpers import close_pool, signed_in
+from tests.helpers import close_pool, follow, signed_in
 
 from vault import create_app
 
@@ -35,11 +35,11 @@ def send(page, text):
 def test_an_owner_shares_a_key_with_a_member_until_removing_them(page, member, fake_provider):
     signed_in(member, "bob@example.com")
     signed_in(page)
-    page.get_by_role("link", name="Teams").click()
+    follow(page, "Teams", "**/teams")
     expect(page.get_by_text("You belong to no team yet")).to_be_visible()
     page.get_by_label("Team name").fill("acme")
     page.get_by_role("button", name="Create team").click()
-    page.get_by_role("link", name="open it").click()
+    follow(page, "open it", "**/teams/*")
     expect(page.get_by_role("heading", name="acme", level=1)).to_be_visible()
 
     page.get_by_label("Email").fill("nobody@example.com")
@@ -64,15 +64,15 @@ def test_an_owner_shares_a_key_with_a_member_until_removing_them(page, member, f
     expect(form).to_contain_text("Model “team-echo” added")
     expect(page.locator("#team-models")).to_contain_text("the team’s OpenAI secret")
 
-    member.get_by_role("link", name="Teams").click()
-    member.get_by_role("link", name="acme").click()
+    follow(member, "Teams", "**/teams")
+    follow(member, "acme", "**/teams/*")
     expect(member.locator("#secret-openai")).to_contain_text("sk-…7777")
     for write in ("Add key", "Rotate", "Check", "Delete", "Delete team", "Add member", "Make owner", "Remove"):
         expect(member.get_by_role("button", name=write, exact=True)).to_have_count(0)
     expect(member.get_by_role("button", name="Leave team")).to_be_visible()
     assert TEAM_KEY not in member.content()
 
-    member.get_by_role("link", name="Playground").click()
+    follow(member, "Playground", "**/chat")
     member.get_by_label("Model", exact=True).select_option(label="team-echo (OpenAI · echo)")
     send(member, "hello team")
     expect(member.locator(".chat-assistant .chat-text")).to_have_text("Echo: hello team")
@@ -95,7 +95,7 @@ def test_the_only_owner_is_told_why_they_cannot_leave(page):
     page.goto("/teams")
     page.get_by_label("Team name").fill("solo")
     page.get_by_role("button", name="Create team").click()
-    page.get_by_role("link", name="solo").click()
+    follow(page, "solo", "**/teams/*")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Leave team").click()
     expect(page.locator("#team-members [role=alert]")).to_contain_text("The team's only owner cannot leave")

@@ -3,12 +3,12 @@ the token chats but cannot manage."""
 import requests
 from playwright.sync_api import expect
 
-from tests.helpers import PASSWORD, signed_in
+from tests.helpers import PASSWORD, follow, signed_in
 
 
 def test_create_a_chat_only_token_with_the_password(page, live_server):
     signed_in(page)
-    page.get_by_role("link", name="Tokens").click()
+    follow(page, "Tokens", "**/tokens")
     page.get_by_label("Name").fill("notebook")
     assert page.get_by_label("chat:").is_checked() and not page.get_by_label("manage:").is_checked()
 
