@@ -130,3 +130,14 @@ def test_a_mistyped_base_url_policy_stops_start_up_rather_than_allowing_every_ad
     with pytest.raises(StartupError) as refused:
         create_app({**app_config, "VAULT_BASE_URL_POLICY": typo})
     assert "VAULT_BASE_URL_POLICY" in str(refused.value) and "any, public" in str(refused.value)
+
+
+@pytest.mark.parametrize("url", ["sqlite:////no/such/folder/vault.db",
+                                 "postgresql://vault:hunter2-db-password@127.0.0.1:1/vault"])
+def test_a_database_that_cannot_be_opened_stops_start_up_with_a_sentence(app_config, url):
+    """A missing folder or a server that is down used to end start-up in a peewee traceback."""
+    from vault import StartupError
+    with pytest.raises(StartupError) as refused:
+        create_app({**app_config, "DATABASE_URL": url})
+    message = str(refused.value)
+    assert message.startswith("DATABASE_URL: ") and "hunter2" not in message, message

@@ -6,6 +6,7 @@ import time
 from flask import Flask, g, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
+from peewee import OperationalError
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from . import crypto, db, errors, filters, headers, ratelimit, settings, urls
@@ -31,6 +32,8 @@ def create_app(config=None):
         ratelimit.init_app(app)
     except ValueError as exc:  # MasterKeyError included: each message names its setting
         raise StartupError(str(exc)) from None
+    except OperationalError as exc:  # a missing folder, a server that is down: the driver says which
+        raise StartupError(f"DATABASE_URL: the database cannot be opened: {exc}") from None
     errors.init_app(app)
     filters.init_app(app)
     csrf.init_app(app)
