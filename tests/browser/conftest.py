@@ -5,7 +5,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
+
+# Assertions wait as long as actions (open_page sets 10 s), not the 5 s a quiet machine would need
+expect.set_options(timeout=10_000)
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -51,9 +55,10 @@ def live_server(app):
     server.shutdown()
 
 
-def open_page(browser, live_server):
-    """A browser context of its own (its own cookies) and a page in it: (context, page)."""
-    context = browser.new_context(base_url=live_server)
+def open_page(browser, live_server, **options):
+    """A browser context of its own (its own cookies; `options` are new_context's) and a page in
+    it: (context, page)."""
+    context = browser.new_context(base_url=live_server, **options)
     # htmx binds a swapped-in fragment's hx- attributes when the swap settles, 20 ms later (more
     # under load): a person never clicks inside that window, a test does. With no delay htmx binds
     # them in the same task as the swap, through the same code.

@@ -1,23 +1,25 @@
 """A person registers, signs out and signs in again, in a real Chromium."""
+from playwright.sync_api import expect
+
 from tests.helpers import PASSWORD, follow, register, signed_in
 
 
 def test_register_sign_out_and_sign_in(page):
     register(page)
-    assert page.get_by_text("ada@example.com").is_visible()
+    expect(page.get_by_text("ada@example.com")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login")
-    assert page.get_by_text("You are signed out.").is_visible()
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
 
     page.get_by_label("Email").fill("ada@example.com")
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_text("Email or password is wrong.").is_visible()
+    expect(page.get_by_text("Email or password is wrong.")).to_be_visible()
 
     page.get_by_label("Password").fill("correct horse battery")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/secrets")
-    assert page.get_by_role("link", name="Tokens").is_visible()
+    expect(page.get_by_role("link", name="Tokens")).to_be_visible()
     assert page.console_errors == []  # CSP and htmx load without complaint
 
 

@@ -81,7 +81,7 @@ def test_sign_out_everywhere_else_then_everywhere(page, second):
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Sign out everywhere", exact=True).click()
     page.wait_for_url("**/login")
-    assert page.get_by_text("You are signed out everywhere.").is_visible()
+    expect(page.get_by_text("You are signed out everywhere.")).to_be_visible()
     second.goto("/secrets")
     second.wait_for_url("**/login**")
 
@@ -103,13 +103,13 @@ def test_delete_account(page):
     form.get_by_role("button", name="Delete account").click()
     page.wait_for_url("**/register")
     assert "cannot be undone" in dialogs[0]
-    assert page.get_by_text("Your account and everything in it have been deleted.").is_visible()
+    expect(page.get_by_text("Your account and everything in it have been deleted.")).to_be_visible()
     page.goto("/secrets")
     page.wait_for_url("**/login**")
     page.get_by_label("Email").fill("ada@example.com")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_text("Email or password is wrong.").is_visible()
+    expect(page.get_by_text("Email or password is wrong.")).to_be_visible()
     assert page.console_errors == []
 
 

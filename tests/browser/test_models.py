@@ -1,5 +1,6 @@
 """A person adds a model from a template without a key, sees it use the provider secret, tests
 the connection against the fake provider, edits it and deletes it; then chats in the playground."""
+import contextlib
 import re
 
 import pytest
@@ -14,17 +15,27 @@ def app_config(app_config, fake_provider):
             f"openai={fake_provider.openai_base},anthropic={fake_provider.anthropic_base}"}
 
 
-def settle(page):
-    """htmx binds the swapped-in form's own triggers when the swap settles (20 ms): a person never
-    changes a field that fast, a test does."""
-    page.wait_for_timeout(150)
+@contextlib.contextmanager
+def new_form(page):
+    """What is done inside swaps the model form for another (a provider or a mode was chosen); on
+    leaving, the old form is gone, so what a test fills next is the new form, not the old one."""
+    old = page.locator("#model-form").element_handle()
+    yield
+    old.wait_for_element_state("hidden")  # detached: hx-swap="outerHTML"
+
+
+def send_when_ready(page, message, text):
+    """Enter is ignored while the previous answer still streams (usage and `done` come after the
+    last word), so wait for Send to be enabled again, as a person would."""
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+    message.fill(text)
+    message.press("Enter")
 
 
 def open_manual_form(page):
     page.goto("/models")
-    page.get_by_role("button", name="Manual").click()
-    page.get_by_label("Base URL").wait_for()
-    settle(page)
+    with new_form(page):
+        page.get_by_role("button", name="Manual").click()
 
 
 def test_model_lifecycle_without_reloading(page, fake_provider):
@@ -33,10 +44,8 @@ def test_model_lifecycle_without_reloading(page, fake_provider):
     follow(page, "Models", "**/models")
     page.evaluate("window.__marker = 7")
 
-    # choosing a provider swaps the whole form in: fields filled before that answer lands are lost
-    with page.expect_response(lambda response: "/models/form" in response.url):
+    with new_form(page):  # fields filled before the new form lands would be lost
         page.get_by_label("Provider").select_option("openai")
-    settle(page)
     expect(page.locator("#provider-secret-note")).to_contain_text("OpenAI")
     page.get_by_label("Model ID").select_option("gpt-4o-mini")
     page.get_by_label("Name").fill("mini")
@@ -96,13 +105,16 @@ def test_playground_streams_an_answer(page, fake_provider):
     follow(page, "Playground", "**/chat")
     page.get_by_label("Model", exact=True).select_option(label="dripper (OpenAI · drip)")
     page.get_by_label("Message").fill("one two three four five")
+    # every length the answer had on screen, as the page drew it (sampling from here would race)
+    page.evaluate("""() => { window.lengths = [];
+        new MutationObserver(() => { const text = document.querySelector('.chat-assistant .chat-text');
+                                     if (text) window.lengths.push(text.textContent.length); })
+            .observe(document.getElementById('chat-log'), {subtree: true, childList: true, characterData: true}); }""")
     page.get_by_role("button", name="Send").click()
-    output = page.locator(".chat-assistant .chat-text")
-    expect(output).not_to_be_empty()
-    partial = output.inner_text()
-    expect(page.get_by_role("button", name="Send")).to_be_enabled(timeout=10_000)
-    final = output.inner_text()
-    assert len(partial) < len(final)  # it grew while streaming, not in one piece
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+    final = page.locator(".chat-assistant .chat-text").inner_text()
+    shown = set(page.evaluate("window.lengths")) - {0}
+    assert len(final) in shown and len(shown) > 1, shown  # it grew while streaming, not in one piece
     assert "key: provider secret" in page.locator(".chat-assistant .chat-meta").inner_text()
     assert page.console_errors == []
 
@@ -133,8 +145,7 @@ def test_playground_is_a_conversation(page, fake_provider):
     answers = page.locator(".chat-assistant .chat-text")
     expect(answers.nth(0)).to_have_text("Echo: first line\nsecond line")
     expect(page.locator(".chat-user .chat-text")).to_have_count(1)
-    message.fill("again")
-    message.press("Enter")
+    send_when_ready(page, message, "again")
     expect(answers.nth(1)).to_have_text("Echo: again")
     sent = fake_provider.calls[-1]["json"]
     assert [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "user"]
@@ -143,12 +154,13 @@ def test_playground_is_a_conversation(page, fake_provider):
     assert 50 in (sent.get("max_tokens"), sent.get("max_completion_tokens"))
 
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page.locator(".chat-assistant").nth(1).get_by_role("button", name="Copy").click()
+    copy = page.locator(".chat-assistant").nth(1).locator(".chat-copy")
+    copy.click()
+    expect(copy).to_contain_text("Copied")  # the clipboard is written asynchronously
     assert page.evaluate("navigator.clipboard.readText()") == "Echo: again"
 
     model.select_option(label="azure-less (Azure OpenAI · gpt-4o) — no key")  # the turn fails, in place
-    message.fill("hello?")
-    message.press("Enter")
+    send_when_ready(page, message, "hello?")
     failed = page.locator(".chat-assistant.chat-failed")
     expect(failed).to_contain_text(re.compile("azure", re.I))
     expect(message).to_have_value("hello?")  # given back, to send again
@@ -161,8 +173,7 @@ def test_playground_is_a_conversation(page, fake_provider):
     page.get_by_role("button", name="Clear conversation").click()
     expect(page.locator(".chat-turn")).to_have_count(0)
     expect(message).to_be_focused()
-    message.fill("fresh start")
-    message.press("Enter")
+    send_when_ready(page, message, "fresh start")
     expect(answers.nth(0)).to_have_text("Echo: fresh start")
     assert [m["role"] for m in fake_provider.calls[-1]["json"]["messages"]] == ["system", "user"]
     # the one failed turn: its 400 is the only thing the console saw
@@ -190,7 +201,6 @@ def test_two_tabs_editing_one_model_do_not_undo_each_other(page):
         tab.goto("/models")
         tab.locator("#model-rows tr", has_text="mini").get_by_role("button", name="Edit").click()
         tab.locator("#model-rows tr.inline-form").wait_for()
-        settle(tab)
     first = page.locator("#model-rows tr.inline-form")
     first.get_by_label("Name").fill("mini-renamed")
     first.get_by_role("button", name="Save").click()
@@ -213,9 +223,8 @@ def test_azure_from_a_template_asks_for_its_resource(page, width):
     page.set_viewport_size({"width": width, "height": 900})
     signed_in(page)
     page.goto("/models")
-    with page.expect_response(lambda response: "/models/form" in response.url):
+    with new_form(page):
         page.get_by_label("Provider").select_option("azure")
-    settle(page)
     form = page.locator("#model-form")
     form.get_by_label("Name").fill("az")
     form.get_by_role("button", name="Save").click()

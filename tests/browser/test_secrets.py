@@ -3,6 +3,7 @@ and delete, each swapped in place without a page reload."""
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import open_page
 from tests.helpers import PASSWORD, close_pool, signed_in
 
 from vault import create_app
@@ -97,9 +98,7 @@ def test_allow_a_host_with_the_password_in_place(page, fake_provider):
 
 
 def test_an_expiry_date_means_the_end_of_that_day_in_the_browsers_time_zone(browser, live_server, app):
-    context = browser.new_context(base_url=live_server, timezone_id="Asia/Tokyo")  # UTC+9, no DST
-    page = context.new_page()
-    page.set_default_timeout(10_000)
+    context, page = open_page(browser, live_server, timezone_id="Asia/Tokyo")  # UTC+9, no DST
     try:
         signed_in(page)
         row = page.locator("#secret-openai")

@@ -55,6 +55,7 @@ def test_the_first_account_is_admin_a_stranger_is_refused_and_an_invited_person_
     page.wait_for_url("**/login")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/secrets")
     open_account(page, "grace@example.com")
     expect(page.locator(".account-facts")).to_contain_text("grace@example.com")
     expect(page.locator(".account-facts .badge")).to_have_count(0)

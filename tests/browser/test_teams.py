@@ -27,6 +27,7 @@ def member(browser, live_server):
 
 
 def send(page, text):
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()  # Enter is ignored mid-stream
     message = page.get_by_label("Message")
     message.fill(text)
     message.press("Enter")
