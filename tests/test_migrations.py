@@ -63,6 +63,31 @@ def test_version_5_gives_models_a_team_and_runs_once(app):
         migrate(SchemaMigrator.from_database(database.obj).drop_column("llm_model", "team_id"))
         VaultMeta.write("schema_version", "4")
         assert "team_id" not in {c.name for c in database.get_columns("llm_model")}
-        assert vault_db.migrate() == len(vault_db.MIGRATIONS) == 6
+        assert vault_db.migrate() == len(vault_db.MIGRATIONS)
         assert "team_id" in {c.name for c in database.get_columns("llm_model")}
-        assert vault_db.migrate() == 6
+        assert vault_db.migrate() == len(vault_db.MIGRATIONS)
+
+
+def test_version_7_names_the_port_where_a_secret_already_went_over_plain_http(app):
+    """A host named without a port now allows https only: where a secret's models reached such a
+    host over http, the secret gets host:port, so nothing that worked stops; https stays as it was."""
+    from vault.db import LLMModel, Team, TeamSecret, User
+    with app.app_context(), database.connection_context():
+        user = User.create(email="old@example.com", password_hash="x")
+        team = Team.create(name="old-team")
+        secret = ProviderSecret.create(user=user, provider="openai", api_key_encrypted="v1.x.y", key_preview="…",
+                                       fingerprint="sha256:0", allowed_hosts="api.openai.com gpu.lan")
+        shared = TeamSecret.create(team=team, provider="openai", api_key_encrypted="v1.x.y", key_preview="…",
+                                   fingerprint="sha256:0", allowed_hosts="team.lan")
+        for n, (owner, url) in enumerate([({"user": user}, "http://gpu.lan:9000/v1"),
+                                          ({"user": user}, "https://gpu.lan/v1"),
+                                          ({"team": team}, "http://team.lan/v1")]):
+            LLMModel.create(id=f"00000000-0000-4000-8000-00000000002{n}", name=f"m{n}", provider="openai",
+                            model_id="m", base_url=url, auth_type="bearer", **owner)
+        VaultMeta.write("schema_version", "6")
+        assert vault_db.migrate() == len(vault_db.MIGRATIONS)
+        assert ProviderSecret.get_by_id(secret.id).allowed_hosts == "api.openai.com gpu.lan gpu.lan:9000"
+        assert TeamSecret.get_by_id(shared.id).allowed_hosts == "team.lan team.lan:80"
+        VaultMeta.write("schema_version", "6")
+        vault_db.migrate()  # run again, it adds nothing twice
+        assert ProviderSecret.get_by_id(secret.id).allowed_hosts == "api.openai.com gpu.lan gpu.lan:9000"

@@ -147,7 +147,7 @@ def test_public_policy_refuses_private_base_urls(app_config, tmp_path):
 def test_host_warning_when_a_provider_secret_would_go_elsewhere(ada):
     ada.post("/api/secrets", json={"provider": "openai", "api_key": "sk-provider-secret-1234"})
     model = create(ada, base_url="http://10.0.0.5/v1").json["model"]
-    assert model["warning"] == ("Your OpenAI key may not be sent to 10.0.0.5: chats will be refused until "
+    assert model["warning"] == ("Your OpenAI key may not be sent to 10.0.0.5:80: chats will be refused until "
                                 "you add that host to the secret's allowed hosts on the Secrets page.")
     assert create(ada, name="plain").json["model"]["warning"] is None
     own = create(ada, name="own", base_url="http://10.0.0.5/v1", api_key="sk-own-key-abcdef").json["model"]

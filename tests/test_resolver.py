@@ -139,7 +139,7 @@ def test_unsaved_form_values_use_the_typed_key_else_the_secret(ctx):
     assert typed.key_source == "model" and typed.key.reveal() == "sk-typed-key-4444"
     with pytest.raises(resolver.MissingApiKey):
         resolver.resolve_unsaved(ada, "openai", "http://x/v1", "bearer")
-    secret(ada, allowed_hosts="x")
+    secret(ada, allowed_hosts="x:80")  # plain http: allowed only where the port is named
     assert resolver.resolve_unsaved(ada, "openai", "http://x/v1", "bearer").key_source == "provider_secret"
     with pytest.raises(resolver.HostNotAllowed):
         resolver.resolve_unsaved(ada, "openai", "http://y/v1", "bearer")

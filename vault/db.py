@@ -427,8 +427,27 @@ def _sign_up_policy(migrator):
         User.update(is_admin=True).where(User.id == first).execute()
 
 
+def _plain_http_named(migrator):
+    """Version 7: a host named without a port allows https only, since plain http carries the key
+    unencrypted. Where a secret's provider default or the models relying on it reached such a host
+    over http, the secret gets that host:port, so nothing that worked stops."""
+    from . import hosts, urls
+    for table, owner in ((ProviderSecret, "user"), (TeamSecret, "team")):
+        for secret in table.select(table.id, getattr(table, owner), table.provider, table.allowed_hosts):
+            patterns = secret.allowed_hosts.split()
+            relying = LLMModel.select(LLMModel.base_url).where(
+                getattr(LLMModel, owner) == getattr(secret, f"{owner}_id"), LLMModel.provider == secret.provider,
+                LLMModel.api_key_encrypted.is_null())
+            urls_reached = [urls.base_url_for(secret.provider), *(m.base_url for m in relying)]
+            added = sorted({hosts.describe(url) for url in urls_reached if hosts.plain_http(url)
+                            and not hosts.allows(patterns, url)
+                            and hosts.allows(patterns, "https" + url[len("http"):])})  # as it was allowed
+            if added:
+                table.update(allowed_hosts=" ".join(patterns + added)).where(table.id == secret.id).execute()
+
+
 MIGRATIONS = [_key_egress, _model_keys_bound_to_owner, _user_ids_never_reused, _model_versions, _teams,
-              _sign_up_policy]
+              _sign_up_policy, _plain_http_named]
 MIGRATION_LOCK = 0x7661756C74  # "vault": PostgreSQL's advisory lock for migrate()
 
 

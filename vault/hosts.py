@@ -1,6 +1,7 @@
 """Where a stored key may travel: the host patterns of a provider secret (README, Security model).
-A pattern is a host (`api.openai.com`), a host and port (`127.0.0.1:8080`; without a port any
-port matches) or a wildcard suffix (`*.openai.azure.com`: any name below it, not itself)."""
+A pattern is a host (`api.openai.com`), a host and port (`127.0.0.1:8080`) or a wildcard suffix
+(`*.openai.azure.com`: any name below it, not itself). Without a port a pattern allows https on
+any port; plain http, which carries the key unencrypted, only to a port the pattern names."""
 import functools
 import re
 from urllib.parse import urlsplit
@@ -60,24 +61,37 @@ def default_for(base_url):
     {resource}.openai.azure.com is *.openai.azure.com). None when there is no default URL."""
     if not base_url:
         return None
-    netloc = urlsplit(base_url).netloc.rpartition("@")[2].lower()
+    parts = urlsplit(base_url)
+    netloc = parts.netloc.rpartition("@")[2].lower()
+    if parts.scheme == "http" and parts.port is None:
+        netloc += ":80"  # plain http is allowed only where a port is named
     return [re.sub(r"^\{[^}]*\}\.", "*.", netloc)]
 
 
 def allows(patterns, url):
     """True when the URL's host (and port) matches one of the patterns."""
     try:
-        host, port = _host_port(url)
+        scheme, host, port = _where(url)
     except ValueError:  # urllib3's LocationParseError included
         return False
-    return bool(host) and any(_matches(p, host, port) for p in patterns or ())
+    return bool(host) and any(_matches(p, scheme, host, port) for p in patterns or ())
 
 
-def _host_port(url):
-    """(host, port) as the connection will see them: urllib3's reading of the URL, which is the
-    one that connects, not urlsplit's (they disagree on a backslash, for one). IPv6 in brackets."""
+def plain_http(url):
+    """True for an http:// URL: the key would cross the network unencrypted."""
+    try:
+        return _where(url)[0] == "http"
+    except ValueError:
+        return False
+
+
+def _where(url):
+    """(scheme, host, port) as the connection will see them: urllib3's reading of the URL, which
+    is the one that connects, not urlsplit's (they disagree on a backslash, for one). IPv6 in
+    brackets."""
     parts = parse_url(url or "")
-    return (parts.host or "").lower(), parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    scheme = (parts.scheme or "").lower()
+    return scheme, (parts.host or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -89,8 +103,10 @@ def stored_allows(stored, url):
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _matches(pattern, host, port):
+def _matches(pattern, scheme, host, port):
     name, wanted = _split(pattern)
+    if wanted is None and scheme != "https":
+        return False  # a host named without a port: https only
     if wanted is not None and wanted != port:
         return False
     if name.startswith("*."):
@@ -104,8 +120,8 @@ def covers(defaults, pattern):
     name, port = _split(pattern)
     for default in defaults or ():
         default_name, default_port = _split(default)
-        if default_port is not None and default_port != port:
-            continue  # a default with a port covers that port only; one without, every port
+        if default_port != port:
+            continue  # a port opens plain http there, which a default without one does not allow
         under = default_name.startswith("*.") and name.removeprefix("*").endswith(default_name[1:])
         if name == default_name or under:
             return True
@@ -121,10 +137,13 @@ def _split(pattern):
 
 
 def describe(url):
-    """host[:port] as a pattern would name it, for messages."""
+    """host[:port] as a pattern allowing the URL would name it (plain http: always with the port),
+    for messages and for the patterns a migration adds."""
     try:
         parts = parse_url(url or "")
     except ValueError:
         return "an unreadable URL"
-    host = (parts.host or "").lower()
-    return f"{host}:{parts.port}" if parts.port else host
+    host, port = (parts.host or "").lower(), parts.port
+    if port is None and (parts.scheme or "").lower() == "http":
+        port = 80
+    return f"{host}:{port}" if port else host

@@ -92,8 +92,9 @@ SECRET_SCHEMAS = {
     "AllowedHosts": {"type": "array", "minItems": 1, "maxItems": 20,
                      "items": {"type": "string", "minLength": 1, "maxLength": 253, "pattern": r"^[^\s/]+$"},
                      "examples": [["api.openai.com"], ["127.0.0.1:8080", "*.openai.azure.com"]],
-                     "description": "Where the key may be sent: hosts (`api.openai.com`), host:port, or "
-                                    "`*.domain` for any name below it. See the README, Provider secrets."},
+                     "description": "Where the key may be sent: hosts (`api.openai.com`, https only), host:port "
+                                    "(http or https), or `*.domain` for any name below it. See the README, "
+                                    "Provider secrets."},
     "SecretCreate": obj(["provider", "api_key"], provider=ref("ProviderId"), api_key=ref("ApiKey"),
                         expires_at=ref("Expiry"), allowed_hosts={
                             **or_null(ref("AllowedHosts")), "description": "Default (or null): the host "

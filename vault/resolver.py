@@ -43,8 +43,11 @@ class HostNotAllowed(VaultError):
                        "team's page") if team else
                       ("Your", "add it to the secret's allowed hosts on the Secrets page (/secrets), with "
                        "your password"))
-        super().__init__(f"{whose} {label} provider secret may not be sent to {hosts.describe(url)}: "
-                         f"{allowed}. To allow that host, {fix}.")
+        where = hosts.describe(url)
+        cleartext = (f" Plain http would carry the key unencrypted, so a host without a port allows https "
+                     f"only; naming {where} itself allows http there.") if hosts.plain_http(url) else ""
+        super().__init__(f"{whose} {label} provider secret may not be sent to {where}: "
+                         f"{allowed}.{cleartext} To allow that host, {fix}.")
 
 
 @dataclass(frozen=True, slots=True)

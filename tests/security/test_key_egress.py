@@ -157,18 +157,45 @@ def test_a_wrong_password_for_allowed_hosts_counts_against_the_sign_in_limit(ada
 
 def test_the_owner_allows_a_host_with_the_password_and_it_is_audited(ada, attacker, fake_provider):
     before = ada.get("/api/secrets/openai").json["secret"]
-    host = fake_provider.openai_base.split("/")[2]
+    host, theirs = (server.openai_base.split("/")[2] for server in (fake_provider, attacker))
     assert before["allowed_hosts"] == [host]
-    allowed = ada.put("/api/secrets/openai", json={"allowed_hosts": [host, "127.0.0.2"], "password": PASSWORD,
+    allowed = ada.put("/api/secrets/openai", json={"allowed_hosts": [host, theirs], "password": PASSWORD,
                                                    "expected_version": before["version"]})
     assert allowed.status_code == 200, allowed.json
-    assert allowed.json["secret"]["allowed_hosts"] == [host, "127.0.0.2"]
+    assert allowed.json["secret"]["allowed_hosts"] == [host, theirs]
     assert allowed.json["secret"]["version"] == before["version"] + 1
     event = ada.get("/api/secrets/openai/history").json["events"][0]
-    assert (event["action"], event["outcome"], event["detail"]) == ("allow_hosts", "ok", f"{host} 127.0.0.2")
+    assert (event["action"], event["outcome"], event["detail"]) == ("allow_hosts", "ok", f"{host} {theirs}")
     model(ada, "elsewhere", base_url=attacker.openai_base)
     assert ada.post("/api/chat", json={"model_id": "elsewhere", **CHAT}).status_code == 200
     assert attacker.keys_seen() == [SECRET]  # now it may go there: the owner said so
+
+
+def test_a_host_allowed_without_a_port_does_not_get_the_key_over_plain_http(thief, ada, attacker, fake_provider):
+    """Found after the review: a host named without a port allowed http:// to it as well, so a
+    thief could point a model at an allowed host over plain http and the key crossed the network
+    unencrypted. Without a port a pattern allows https only; naming the port is the owner's say."""
+    host = fake_provider.openai_base.split("/")[2]
+    assert ada.put("/api/secrets/openai", json={"allowed_hosts": [host, "127.0.0.2"],
+                                                "password": PASSWORD}).status_code == 200
+    mid = model(thief, "cleartext", base_url=attacker.openai_base)  # http://127.0.0.2:<port>/v1
+    for answer in chats(thief, "cleartext") + [thief.post(f"/api/models/{mid}/test")]:
+        refused(answer, "host_not_allowed")
+        assert "plain http" in answer.json["error"]["message"].lower(), answer.json
+    assert_nothing_arrived(attacker)
+
+
+@pytest.mark.parametrize("patterns, url, allowed", [
+    (["api.openai.com"], "https://api.openai.com/v1", True),
+    (["api.openai.com"], "https://api.openai.com:8443/v1", True),
+    (["api.openai.com"], "http://api.openai.com/v1", False),
+    (["*.openai.azure.com"], "http://res.openai.azure.com/openai/v1", False),
+    (["api.openai.com:80"], "http://api.openai.com/v1", True),
+    (["llm.lan:8080"], "http://llm.lan:8080/v1", True),
+    (["llm.lan:8080"], "http://llm.lan:8081/v1", False)])
+def test_a_host_without_a_port_allows_https_only(patterns, url, allowed):
+    from vault import hosts
+    assert hosts.allows(patterns, url) is allowed
 
 
 @pytest.mark.parametrize("hosts,named", [
@@ -269,7 +296,8 @@ def test_a_backslash_cannot_smuggle_another_host_past_a_wildcard_binding(ada):
 
 
 @pytest.mark.parametrize("provider, patterns, widens", [
-    ("openai", ["api.openai.com"], False), ("openai", ["API.openai.com:443"], False),
+    ("openai", ["api.openai.com"], False),
+    ("openai", ["API.openai.com:443"], True),  # a named port allows plain http there, the default only https
     ("openai", ["api.openai.com", "evil.example"], True), ("openai", ["*.openai.com"], True),
     ("azure", ["myres.openai.azure.com"], False), ("azure", ["*.eu.openai.azure.com"], False),
     ("azure", ["openai.azure.com"], True), ("azure", ["*.azure.com"], True),
