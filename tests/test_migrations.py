@@ -46,7 +46,8 @@ def test_older_database_gets_host_bindings_and_its_tokens_keep_every_scope(app):
         hosts = {s.provider: s.allowed_hosts for s in ProviderSecret.select()}
         token = ApiToken.get()
         # the default, and wherever models relying on the secret sent it (not an own-key model's host)
-        assert hosts == {"openai": "api.openai.com proxy.corp:8443", "custom": "llm.lan:8080"}
+        # (proxy.corp over https: any port; llm.lan over plain http: that port only)
+        assert hosts == {"openai": "api.openai.com proxy.corp", "custom": "llm.lan:8080"}
         assert token.scopes == "chat manage" and token.models is None
         assert {m.version for m in vault_db.LLMModel.select()} == {1}
         assert AuditEvent.select().where(AuditEvent.detail.is_null(False)).count() == 0
@@ -88,6 +89,12 @@ def test_version_7_names_the_port_where_a_secret_already_went_over_plain_http(ap
         assert vault_db.migrate() == len(vault_db.MIGRATIONS)
         assert ProviderSecret.get_by_id(secret.id).allowed_hosts == "api.openai.com gpu.lan gpu.lan:9000"
         assert TeamSecret.get_by_id(shared.id).allowed_hosts == "team.lan team.lan:80"
+        # in each secret's history: its owner may not be who pointed a model there
+        said = {(e.user_id, e.subject, e.action, e.detail) for e in AuditEvent.select()}
+        assert said == {(user.id, "secret:openai", "secret.allow_hosts", "schema 7, plain http: +gpu.lan:9000"),
+                        (None, f"team:{team.id}:secret:openai", "secret.allow_hosts",
+                         "schema 7, plain http: +team.lan:80")}
         VaultMeta.write("schema_version", "6")
         vault_db.migrate()  # run again, it adds nothing twice
         assert ProviderSecret.get_by_id(secret.id).allowed_hosts == "api.openai.com gpu.lan gpu.lan:9000"
+        assert AuditEvent.select().count() == 2

@@ -71,6 +71,7 @@ def test_delete(ada):
     ({"base_url": "not a url"}, "invalid_base_url"),
     ({"base_url": "https://user:pw@example.com/v1"}, "invalid_base_url"),
     ({"base_url": "https://example.com:99999/v1"}, "invalid_base_url"),
+    ({"base_url": "http://example.com:0/v1"}, "invalid_base_url"),
     ({"base_url": "https://e.com/" + "x" * 500}, "too_long"),
     ({"auth_type": "basic"}, "invalid_request"),
     ({"api_key": ""}, "invalid_request"),

@@ -430,7 +430,8 @@ def _sign_up_policy(migrator):
 def _plain_http_named(migrator):
     """Version 7: a host named without a port allows https only, since plain http carries the key
     unencrypted. Where a secret's provider default or the models relying on it reached such a host
-    over http, the secret gets that host:port, so nothing that worked stops."""
+    over http, the secret gets that host:port, so nothing that worked stops, and its history says
+    so: the owner may not have been the one who pointed a model there."""
     from . import hosts, urls
     for table, owner in ((ProviderSecret, "user"), (TeamSecret, "team")):
         for secret in table.select(table.id, getattr(table, owner), table.provider, table.allowed_hosts):
@@ -442,8 +443,12 @@ def _plain_http_named(migrator):
             added = sorted({hosts.describe(url) for url in urls_reached if hosts.plain_http(url)
                             and not hosts.allows(patterns, url)
                             and hosts.allows(patterns, "https" + url[len("http"):])})  # as it was allowed
-            if added:
+            if added:  # in the secret's history, where its owner sees what the upgrade allowed
                 table.update(allowed_hosts=" ".join(patterns + added)).where(table.id == secret.id).execute()
+                subject = f"team:{secret.team_id}:secret:{secret.provider}" if owner == "team" else \
+                    f"secret:{secret.provider}"
+                AuditEvent.create(user=getattr(secret, "user_id", None), action="secret.allow_hosts", subject=subject,
+                                  ip="upgrade", detail=f"schema 7, plain http: +{' '.join(added)}")
 
 
 MIGRATIONS = [_key_egress, _model_keys_bound_to_owner, _user_ids_never_reused, _model_versions, _teams,

@@ -56,22 +56,21 @@ def _refused(message):
 
 
 def default_for(base_url):
-    """The patterns a new secret gets from its provider's (effective) default base URL: its host,
-    with the port when the URL names one; a {placeholder} label becomes a wildcard (Azure's
-    {resource}.openai.azure.com is *.openai.azure.com). None when there is no default URL."""
+    """The patterns a new secret gets from its provider's (effective) default base URL: its host
+    (https on any port), or host:port for plain http; a {placeholder} label becomes a wildcard
+    (Azure's {resource}.openai.azure.com is *.openai.azure.com). None when there is no default URL."""
     if not base_url:
         return None
     parts = urlsplit(base_url)
-    netloc = parts.netloc.rpartition("@")[2].lower()
-    if parts.scheme == "http" and parts.port is None:
-        netloc += ":80"  # plain http is allowed only where a port is named
-    return [re.sub(r"^\{[^}]*\}\.", "*.", netloc)]
+    name = _split(parts.netloc.rpartition("@")[2].lower())[0]
+    pattern = f"{name}:{parts.port or 80}" if parts.scheme == "http" else name
+    return [re.sub(r"^\{[^}]*\}\.", "*.", pattern)]
 
 
 def allows(patterns, url):
     """True when the URL's host (and port) matches one of the patterns."""
     try:
-        scheme, host, port = _where(url)
+        scheme, host, port = where(url)
     except ValueError:  # urllib3's LocationParseError included
         return False
     return bool(host) and any(_matches(p, scheme, host, port) for p in patterns or ())
@@ -80,16 +79,18 @@ def allows(patterns, url):
 def plain_http(url):
     """True for an http:// URL: the key would cross the network unencrypted."""
     try:
-        return _where(url)[0] == "http"
+        return where(url)[0] == "http"
     except ValueError:
         return False
 
 
-def _where(url):
+def where(url):
     """(scheme, host, port) as the connection will see them: urllib3's reading of the URL, which
     is the one that connects, not urlsplit's (they disagree on a backslash, for one). IPv6 in
-    brackets."""
+    brackets. ValueError for a URL nothing could connect to."""
     parts = parse_url(url or "")
+    if parts.port == 0:
+        raise ValueError("port 0")
     scheme = (parts.scheme or "").lower()
     return scheme, (parts.host or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
 
@@ -137,13 +138,10 @@ def _split(pattern):
 
 
 def describe(url):
-    """host[:port] as a pattern allowing the URL would name it (plain http: always with the port),
-    for messages and for the patterns a migration adds."""
+    """The pattern that allows the URL: its host for https, host:port for plain http. For
+    messages, and for the patterns a migration adds."""
     try:
-        parts = parse_url(url or "")
+        scheme, host, port = where(url)
     except ValueError:
         return "an unreadable URL"
-    host, port = (parts.host or "").lower(), parts.port
-    if port is None and (parts.scheme or "").lower() == "http":
-        port = 80
-    return f"{host}:{port}" if port else host
+    return f"{host}:{port}" if scheme == "http" else host

@@ -63,7 +63,8 @@ def check_base_url(url, policy="any"):
     if "{" in url:
         raise BadURL("Replace the {placeholder} in the base URL with your own value.")
     try:
-        parts.port
+        if parts.port == 0:
+            raise ValueError
     except ValueError:
         raise BadURL("The port in the base URL is not a number from 1 to 65535.") from None
     if "\\" in url or _connected_host(url) != parts.hostname.lower():

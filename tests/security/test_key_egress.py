@@ -185,6 +185,28 @@ def test_a_host_allowed_without_a_port_does_not_get_the_key_over_plain_http(thie
     assert_nothing_arrived(attacker)
 
 
+def test_a_models_own_key_cannot_be_moved_from_https_to_plain_http_on_the_same_port(thief, ada, attacker):
+    """Found by the attack session on the https-only rule: the move check compared host:port, so
+    https://h:443 and http://h:443 looked like one place and a token moved an own key to cleartext."""
+    base = attacker.openai_base.replace("http://", "https://")
+    mid = model(ada, "own-tls", api_key=OWN_KEY, base_url=base)
+    refused(thief.patch(f"/api/models/{mid}", json={"base_url": attacker.openai_base}), "key_rebind_required", 409)
+    assert ada.get(f"/api/models/{mid}").json["model"]["base_url"] == base
+    assert_nothing_arrived(attacker)
+
+
+@pytest.mark.parametrize("url, patterns", [
+    ("https://api.openai.com/v1", ["api.openai.com"]),
+    ("https://gw.corp:8443/v1", ["gw.corp"]),            # found by the attack session: was gw.corp:8443,
+    ("http://gw.corp/v1", ["gw.corp:80"]),               # which opened plain http on that port
+    ("http://127.0.0.1:11434/v1", ["127.0.0.1:11434"]),
+    ("https://{resource}.openai.azure.com/openai/v1", ["*.openai.azure.com"])])
+def test_a_default_url_allows_its_own_scheme_only(url, patterns):
+    from vault import hosts
+    assert hosts.default_for(url) == patterns
+    assert hosts.describe(url.replace("{resource}", "res")) == patterns[0].replace("*", "res")
+
+
 @pytest.mark.parametrize("patterns, url, allowed", [
     (["api.openai.com"], "https://api.openai.com/v1", True),
     (["api.openai.com"], "https://api.openai.com:8443/v1", True),
@@ -192,7 +214,8 @@ def test_a_host_allowed_without_a_port_does_not_get_the_key_over_plain_http(thie
     (["*.openai.azure.com"], "http://res.openai.azure.com/openai/v1", False),
     (["api.openai.com:80"], "http://api.openai.com/v1", True),
     (["llm.lan:8080"], "http://llm.lan:8080/v1", True),
-    (["llm.lan:8080"], "http://llm.lan:8081/v1", False)])
+    (["llm.lan:8080"], "http://llm.lan:8081/v1", False),
+    (["api.openai.com:80"], "http://api.openai.com:0/v1", False)])  # port 0: nothing to connect to
 def test_a_host_without_a_port_allows_https_only(patterns, url, allowed):
     from vault import hosts
     assert hosts.allows(patterns, url) is allowed

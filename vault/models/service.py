@@ -202,7 +202,7 @@ def _set_key(model, api_key):
 def _refuse_silent_move(model, values, data):
     """A model's own key is bound to its host: moving it elsewhere takes the key again (or null),
     or a stolen token could point the model at its own server and receive the key."""
-    moved = "base_url" in values and hosts.describe(values["base_url"]) != hosts.describe(model.base_url)
+    moved = "base_url" in values and hosts.where(values["base_url"]) != hosts.where(model.base_url)
     if moved and model.api_key_encrypted and "api_key" not in data:
         raise FieldError("api_key", f"This model's own key may go only to {hosts.describe(model.base_url)}. "
                          f"To move the model to {hosts.describe(values['base_url'])}, enter its key again "
