@@ -77,24 +77,27 @@ def test_version_7_names_the_port_where_a_secret_already_went_over_plain_http(ap
         user = User.create(email="old@example.com", password_hash="x")
         team = Team.create(name="old-team")
         secret = ProviderSecret.create(user=user, provider="openai", api_key_encrypted="v1.x.y", key_preview="…",
-                                       fingerprint="sha256:0", allowed_hosts="api.openai.com gpu.lan")
+                                       fingerprint="sha256:0", allowed_hosts="api.openai.com gpu.lan tls.lan:443")
         shared = TeamSecret.create(team=team, provider="openai", api_key_encrypted="v1.x.y", key_preview="…",
                                    fingerprint="sha256:0", allowed_hosts="team.lan")
         for n, (owner, url) in enumerate([({"user": user}, "http://gpu.lan:9000/v1"),
                                           ({"user": user}, "https://gpu.lan/v1"),
+                                          ({"user": user}, "http://tls.lan/v1"),  # port 80: refused before too
+                                          ({"user": None}, "http://api.openai.com:8080/v1"),  # the shared catalog's
                                           ({"team": team}, "http://team.lan/v1")]):
             LLMModel.create(id=f"00000000-0000-4000-8000-00000000002{n}", name=f"m{n}", provider="openai",
                             model_id="m", base_url=url, auth_type="bearer", **owner)
         VaultMeta.write("schema_version", "6")
         assert vault_db.migrate() == len(vault_db.MIGRATIONS)
-        assert ProviderSecret.get_by_id(secret.id).allowed_hosts == "api.openai.com gpu.lan gpu.lan:9000"
+        assert ProviderSecret.get_by_id(secret.id).allowed_hosts == "api.openai.com gpu.lan tls.lan:443 api.openai.com:8080 gpu.lan:9000"
         assert TeamSecret.get_by_id(shared.id).allowed_hosts == "team.lan team.lan:80"
         # in each secret's history: its owner may not be who pointed a model there
         said = {(e.user_id, e.subject, e.action, e.detail) for e in AuditEvent.select()}
-        assert said == {(user.id, "secret:openai", "secret.allow_hosts", "schema 7, plain http: +gpu.lan:9000"),
+        assert said == {(user.id, "secret:openai", "secret.allow_hosts", "schema 7, plain http: +api.openai.com:8080 gpu.lan:9000"),
                         (None, f"team:{team.id}:secret:openai", "secret.allow_hosts",
                          "schema 7, plain http: +team.lan:80")}
         VaultMeta.write("schema_version", "6")
         vault_db.migrate()  # run again, it adds nothing twice
-        assert ProviderSecret.get_by_id(secret.id).allowed_hosts == "api.openai.com gpu.lan gpu.lan:9000"
+        assert ProviderSecret.get_by_id(secret.id).allowed_hosts == "api.openai.com gpu.lan tls.lan:443 api.openai.com:8080 gpu.lan:9000"
         assert AuditEvent.select().count() == 2
+        assert ProviderSecret.get_by_id(secret.id).version == 2  # a change of where it may go, like any other

@@ -33,7 +33,7 @@ def create_app(config=None):
     except ValueError as exc:  # MasterKeyError included: each message names its setting
         raise StartupError(str(exc)) from None
     except OperationalError as exc:  # a missing folder, a server that is down: the driver says which
-        raise StartupError(f"DATABASE_URL: the database cannot be opened: {exc}") from None
+        raise StartupError(f"DATABASE_URL: the database cannot be opened or brought up to date: {exc}") from None
     errors.init_app(app)
     filters.init_app(app)
     csrf.init_app(app)

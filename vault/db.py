@@ -326,7 +326,7 @@ def default_hosts(secret):
     patterns = hosts.default_for(urls.base_url_for(secret.provider)) or []
     models = (LLMModel.owned_by(secret.user_id).select(LLMModel.base_url)
               .where(LLMModel.provider == secret.provider, LLMModel.api_key_encrypted.is_null()))
-    used = {hosts.describe(m.base_url) for m in models if not hosts.allows(patterns, m.base_url)}
+    used = {hosts.pattern_for(m.base_url) for m in models if not hosts.allows(patterns, m.base_url)}
     return patterns + sorted(used)
 
 
@@ -433,22 +433,26 @@ def _plain_http_named(migrator):
     over http, the secret gets that host:port, so nothing that worked stops, and its history says
     so: the owner may not have been the one who pointed a model there."""
     from . import hosts, urls
+    catalog = LLMModel.user.is_null() & LLMModel.team.is_null()  # served by each user's own secret
     for table, owner in ((ProviderSecret, "user"), (TeamSecret, "team")):
-        for secret in table.select(table.id, getattr(table, owner), table.provider, table.allowed_hosts):
+        for secret in table.select(table.id, table.version, getattr(table, owner), table.provider,
+                                   table.allowed_hosts):
             patterns = secret.allowed_hosts.split()
+            ours = getattr(LLMModel, owner) == getattr(secret, f"{owner}_id")
             relying = LLMModel.select(LLMModel.base_url).where(
-                getattr(LLMModel, owner) == getattr(secret, f"{owner}_id"), LLMModel.provider == secret.provider,
+                (ours | catalog) if owner == "user" else ours, LLMModel.provider == secret.provider,
                 LLMModel.api_key_encrypted.is_null())
             urls_reached = [urls.base_url_for(secret.provider), *(m.base_url for m in relying)]
-            added = sorted({hosts.describe(url) for url in urls_reached if hosts.plain_http(url)
-                            and not hosts.allows(patterns, url)
-                            and hosts.allows(patterns, "https" + url[len("http"):])})  # as it was allowed
+            added = sorted({hosts.pattern_for(url) for url in urls_reached if hosts.plain_http(url)
+                            and not hosts.allows(patterns, url) and hosts.allowed_over_https(patterns, url)})
             if added:  # in the secret's history, where its owner sees what the upgrade allowed
-                table.update(allowed_hosts=" ".join(patterns + added)).where(table.id == secret.id).execute()
+                table.update(allowed_hosts=" ".join(patterns + added), version=secret.version + 1).where(
+                    table.id == secret.id).execute()
                 subject = f"team:{secret.team_id}:secret:{secret.provider}" if owner == "team" else \
                     f"secret:{secret.provider}"
-                AuditEvent.create(user=getattr(secret, "user_id", None), action="secret.allow_hosts", subject=subject,
-                                  ip="upgrade", detail=f"schema 7, plain http: +{' '.join(added)}")
+                AuditEvent.create(user=secret.user_id if owner == "user" else None, action="secret.allow_hosts",
+                                  subject=subject, ip="upgrade", version=secret.version + 1,
+                                  detail=f"schema 7, plain http: +{' '.join(added)}"[:300])
 
 
 MIGRATIONS = [_key_egress, _model_keys_bound_to_owner, _user_ids_never_reused, _model_versions, _teams,

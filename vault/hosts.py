@@ -68,7 +68,7 @@ def default_for(base_url):
 
 
 def allows(patterns, url):
-    """True when the URL's host (and port) matches one of the patterns."""
+    """True when the URL's scheme, host and port are what one of the patterns allows."""
     try:
         scheme, host, port = where(url)
     except ValueError:  # urllib3's LocationParseError included
@@ -122,7 +122,7 @@ def covers(defaults, pattern):
     for default in defaults or ():
         default_name, default_port = _split(default)
         if default_port != port:
-            continue  # a port opens plain http there, which a default without one does not allow
+            continue  # the ports must agree: one named opens plain http, which a default without one does not
         under = default_name.startswith("*.") and name.removeprefix("*").endswith(default_name[1:])
         if name == default_name or under:
             return True
@@ -137,11 +137,31 @@ def _split(pattern):
     return name, int(port)
 
 
-def describe(url):
-    """The pattern that allows the URL: its host for https, host:port for plain http. For
-    messages, and for the patterns a migration adds."""
+def pattern_for(url):
+    """The pattern that allows the URL and no more: its host for https, host:port for plain http.
+    What a refusal tells the owner to add, and what a migration adds."""
     try:
         scheme, host, port = where(url)
     except ValueError:
         return "an unreadable URL"
     return f"{host}:{port}" if scheme == "http" else host
+
+
+def describe(url):
+    """host[:port] where a call went, for the audit trail: the port when the URL names one or is
+    plain http."""
+    try:
+        scheme, host, port = where(url)
+    except ValueError:
+        return "an unreadable URL"
+    return f"{host}:{port}" if scheme == "http" or parse_url(url).port else host
+
+
+def allowed_over_https(patterns, url):
+    """True when the patterns allow the URL's host and port over https: for a plain-http URL, what
+    a host named without a port allowed before it meant https only."""
+    try:
+        _, host, port = where(url)
+    except ValueError:
+        return False
+    return allows(patterns, f"https://{host}:{port}")

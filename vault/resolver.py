@@ -43,9 +43,10 @@ class HostNotAllowed(VaultError):
                        "team's page") if team else
                       ("Your", "add it to the secret's allowed hosts on the Secrets page (/secrets), with "
                        "your password"))
-        where = hosts.describe(url)
+        where = hosts.pattern_for(url)
         cleartext = (f" Plain http would carry the key unencrypted, so a host without a port allows https "
-                     f"only; naming {where} itself allows http there.") if hosts.plain_http(url) else ""
+                     f"only; naming {where} itself allows http there.") \
+            if hosts.plain_http(url) and hosts.allowed_over_https(patterns, url) else ""
         super().__init__(f"{whose} {label} provider secret may not be sent to {where}: "
                          f"{allowed}.{cleartext} To allow that host, {fix}.")
 

@@ -63,10 +63,11 @@ def check_base_url(url, policy="any"):
     if "{" in url:
         raise BadURL("Replace the {placeholder} in the base URL with your own value.")
     try:
-        if parts.port == 0:
-            raise ValueError
+        port = parts.port
     except ValueError:
-        raise BadURL("The port in the base URL is not a number from 1 to 65535.") from None
+        port = 0
+    if port == 0:
+        raise BadURL("The port in the base URL is not a number from 1 to 65535.")
     if "\\" in url or _connected_host(url) != parts.hostname.lower():
         # urllib3, which connects, and urlsplit, which checked, must see the same host; a
         # backslash makes them differ ("https://evil.example\\.openai.azure.com")

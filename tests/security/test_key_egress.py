@@ -204,7 +204,7 @@ def test_a_models_own_key_cannot_be_moved_from_https_to_plain_http_on_the_same_p
 def test_a_default_url_allows_its_own_scheme_only(url, patterns):
     from vault import hosts
     assert hosts.default_for(url) == patterns
-    assert hosts.describe(url.replace("{resource}", "res")) == patterns[0].replace("*", "res")
+    assert hosts.pattern_for(url.replace("{resource}", "res")) == patterns[0].replace("*", "res")
 
 
 @pytest.mark.parametrize("patterns, url, allowed", [

@@ -74,10 +74,10 @@ def host_warning(model, secrets):
         return None
     label = providers.PROVIDERS[model.provider].label
     if source == "team_secret":
-        return (f"The team's {label} key may not be sent to {hosts.describe(model.base_url)}: chats will "
+        return (f"The team's {label} key may not be sent to {hosts.pattern_for(model.base_url)}: chats will "
                 "be refused until a team owner adds that host to the team secret's allowed hosts.")
     return (f"Your {label} key may not be sent to "
-            f"{hosts.describe(model.base_url)}: chats will be refused until you add that host to the "
+            f"{hosts.pattern_for(model.base_url)}: chats will be refused until you add that host to the "
             "secret's allowed hosts on the Secrets page.")
 
 
@@ -200,13 +200,23 @@ def _set_key(model, api_key):
 
 
 def _refuse_silent_move(model, values, data):
-    """A model's own key is bound to its host: moving it elsewhere takes the key again (or null),
-    or a stolen token could point the model at its own server and receive the key."""
-    moved = "base_url" in values and hosts.where(values["base_url"]) != hosts.where(model.base_url)
+    """A model's own key is bound to its scheme, host and port: moving it elsewhere takes the key
+    again (or null), or a stolen token could point the model at its own server, or at plain http,
+    and receive the key."""
+    moved = "base_url" in values and _place(values["base_url"]) != _place(model.base_url)
     if moved and model.api_key_encrypted and "api_key" not in data:
-        raise FieldError("api_key", f"This model's own key may go only to {hosts.describe(model.base_url)}. "
-                         f"To move the model to {hosts.describe(values['base_url'])}, enter its key again "
+        raise FieldError("api_key", f"This model's own key may go only to {model.base_url}. "
+                         f"To move the model to {values['base_url']}, enter its key again "
                          "(or remove the key, to use your provider secret).", "key_rebind_required", 409)
+
+
+def _place(url):
+    """(scheme, host, port) of a base URL; None for one nothing could connect to (a port 0 stored
+    before such URLs were refused)."""
+    try:
+        return hosts.where(url)
+    except ValueError:
+        return None
 
 
 def _name_taken(name, team=None):
