@@ -197,3 +197,13 @@ def test_a_bad_expected_version_is_400_and_nothing_changes(ada, version):
     response = ada.patch(f"/api/models/{model['id']}", json={"name": "x", "expected_version": version})
     assert response.status_code == 400
     assert ada.get(f"/api/models/{model['id']}").json["model"] | {"updated_at": None} == model | {"updated_at": None}
+
+
+def test_a_model_stored_with_port_0_moves_only_with_its_key_again(ada, db):
+    """Port 0 was accepted until it was refused as a base URL; such a row reads as nowhere, so
+    moving it takes its key again, like any move (it once answered 500)."""
+    mid = create(ada, name="zero", api_key="sk-own-key-abcdef").json["model"]["id"]
+    with db():
+        LLMModel.update(base_url="http://example.com:0/v1").where(LLMModel.id == mid).execute()
+    moved = ada.patch(f"/api/models/{mid}", json={"base_url": "https://example.com/v1"})
+    assert moved.status_code == 409 and moved.json["error"]["code"] == "key_rebind_required", moved.json
