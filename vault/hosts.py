@@ -4,7 +4,6 @@ A pattern is a host (`api.openai.com`), a host and port (`127.0.0.1:8080`) or a 
 any port; plain http, which carries the key unencrypted, only to a port the pattern names."""
 import functools
 import re
-from urllib.parse import urlsplit
 
 from urllib3.util import parse_url
 
@@ -61,36 +60,31 @@ def default_for(base_url):
     (Azure's {resource}.openai.azure.com is *.openai.azure.com). None when there is no default URL."""
     if not base_url:
         return None
-    parts = urlsplit(base_url)
-    name = _split(parts.netloc.rpartition("@")[2].lower())[0]
-    pattern = f"{name}:{parts.port or 80}" if parts.scheme == "http" else name
-    return [re.sub(r"^\{[^}]*\}\.", "*.", pattern)]
+    return [re.sub(r"^\{[^}]*\}\.", "*.", pattern_for(base_url))]
 
 
 def allows(patterns, url):
     """True when the URL's scheme, host and port are what one of the patterns allows."""
-    try:
-        scheme, host, port = where(url)
-    except ValueError:  # urllib3's LocationParseError included
-        return False
-    return bool(host) and any(_matches(p, scheme, host, port) for p in patterns or ())
+    place = where(url)
+    return bool(place and place[1]) and any(_matches(p, *place) for p in patterns or ())
 
 
 def plain_http(url):
     """True for an http:// URL: the key would cross the network unencrypted."""
-    try:
-        return where(url)[0] == "http"
-    except ValueError:
-        return False
+    place = where(url)
+    return bool(place) and place[0] == "http"
 
 
 def where(url):
     """(scheme, host, port) as the connection will see them: urllib3's reading of the URL, which
     is the one that connects, not urlsplit's (they disagree on a backslash, for one). IPv6 in
-    brackets. ValueError for a URL nothing could connect to."""
-    parts = parse_url(url or "")
-    if parts.port == 0:
-        raise ValueError("port 0")
+    brackets. None for a URL nothing could connect to."""
+    try:
+        parts = parse_url(url or "")
+    except ValueError:  # urllib3's LocationParseError
+        return None
+    if parts.port == 0:  # stored before base URLs refused it
+        return None
     scheme = (parts.scheme or "").lower()
     return scheme, (parts.host or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
 
@@ -140,28 +134,25 @@ def _split(pattern):
 def pattern_for(url):
     """The pattern that allows the URL and no more: its host for https, host:port for plain http.
     What a refusal tells the owner to add, and what a migration adds."""
-    try:
-        scheme, host, port = where(url)
-    except ValueError:
+    place = where(url)
+    if place is None:
         return "an unreadable URL"
+    scheme, host, port = place
     return f"{host}:{port}" if scheme == "http" else host
 
 
 def describe(url):
     """host[:port] where a call went, for the audit trail: the port when the URL names one or is
     plain http."""
-    try:
-        scheme, host, port = where(url)
-    except ValueError:
+    place = where(url)
+    if place is None:
         return "an unreadable URL"
+    scheme, host, port = place
     return f"{host}:{port}" if scheme == "http" or parse_url(url).port else host
 
 
 def allowed_over_https(patterns, url):
     """True when the patterns allow the URL's host and port over https: for a plain-http URL, what
     a host named without a port allowed before it meant https only."""
-    try:
-        _, host, port = where(url)
-    except ValueError:
-        return False
-    return allows(patterns, f"https://{host}:{port}")
+    place = where(url)
+    return bool(place) and allows(patterns, f"https://{place[1]}:{place[2]}")

@@ -203,20 +203,11 @@ def _refuse_silent_move(model, values, data):
     """A model's own key is bound to its scheme, host and port: moving it elsewhere takes the key
     again (or null), or a stolen token could point the model at its own server, or at plain http,
     and receive the key."""
-    moved = "base_url" in values and _place(values["base_url"]) != _place(model.base_url)
+    moved = "base_url" in values and hosts.where(values["base_url"]) != hosts.where(model.base_url)
     if moved and model.api_key_encrypted and "api_key" not in data:
         raise FieldError("api_key", f"This model's own key may go only to {model.base_url}. "
                          f"To move the model to {values['base_url']}, enter its key again "
                          "(or remove the key, to use your provider secret).", "key_rebind_required", 409)
-
-
-def _place(url):
-    """(scheme, host, port) of a base URL; None for one nothing could connect to (a port 0 stored
-    before such URLs were refused)."""
-    try:
-        return hosts.where(url)
-    except ValueError:
-        return None
 
 
 def _name_taken(name, team=None):
