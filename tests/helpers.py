@@ -167,6 +167,17 @@ def follow(page, link, url):
     page.wait_for_url(url)
 
 
+def send(page, text):
+    """Types a message in the Playground and presses Enter. Enter is ignored while the previous
+    answer still streams (usage and `done` come after its last word), so first wait for Send to be
+    enabled again, as a person would."""
+    from playwright.sync_api import expect  # only browser tests pay for importing Playwright
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+    message = page.get_by_label("Message")
+    message.fill(text)
+    message.press("Enter")
+
+
 def register(page, email="ada@example.com", password=PASSWORD):
     page.goto("/register")
     page.get_by_label("Email").fill(email)

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import add_model, add_secret, follow, signed_in
+from tests.helpers import add_model, add_secret, follow, send, signed_in
 
 
 @pytest.fixture
@@ -22,14 +22,6 @@ def new_form(page):
     old = page.locator("#model-form").element_handle()
     yield
     old.wait_for_element_state("hidden")  # detached: hx-swap="outerHTML"
-
-
-def send_when_ready(page, message, text):
-    """Enter is ignored while the previous answer still streams (usage and `done` come after the
-    last word), so wait for Send to be enabled again, as a person would."""
-    expect(page.get_by_role("button", name="Send")).to_be_enabled()
-    message.fill(text)
-    message.press("Enter")
 
 
 def open_manual_form(page):
@@ -145,7 +137,7 @@ def test_playground_is_a_conversation(page, fake_provider):
     answers = page.locator(".chat-assistant .chat-text")
     expect(answers.nth(0)).to_have_text("Echo: first line\nsecond line")
     expect(page.locator(".chat-user .chat-text")).to_have_count(1)
-    send_when_ready(page, message, "again")
+    send(page, "again")
     expect(answers.nth(1)).to_have_text("Echo: again")
     sent = fake_provider.calls[-1]["json"]
     assert [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "user"]
@@ -160,7 +152,7 @@ def test_playground_is_a_conversation(page, fake_provider):
     assert page.evaluate("navigator.clipboard.readText()") == "Echo: again"
 
     model.select_option(label="azure-less (Azure OpenAI · gpt-4o) — no key")  # the turn fails, in place
-    send_when_ready(page, message, "hello?")
+    send(page, "hello?")
     failed = page.locator(".chat-assistant.chat-failed")
     expect(failed).to_contain_text(re.compile("azure", re.I))
     expect(message).to_have_value("hello?")  # given back, to send again
@@ -173,7 +165,7 @@ def test_playground_is_a_conversation(page, fake_provider):
     page.get_by_role("button", name="Clear conversation").click()
     expect(page.locator(".chat-turn")).to_have_count(0)
     expect(message).to_be_focused()
-    send_when_ready(page, message, "fresh start")
+    send(page, "fresh start")
     expect(answers.nth(0)).to_have_text("Echo: fresh start")
     assert [m["role"] for m in fake_provider.calls[-1]["json"]["messages"]] == ["system", "user"]
     # the one failed turn: its 400 is the only thing the console saw

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import open_page
-from tests.helpers import close_pool, follow, signed_in
+from tests.helpers import close_pool, follow, send, signed_in
 
 from vault import create_app
 
@@ -24,13 +24,6 @@ def member(browser, live_server):
     context, page = open_page(browser, live_server)
     yield page
     context.close()
-
-
-def send(page, text):
-    expect(page.get_by_role("button", name="Send")).to_be_enabled()  # Enter is ignored mid-stream
-    message = page.get_by_label("Message")
-    message.fill(text)
-    message.press("Enter")
 
 
 def test_an_owner_shares_a_key_with_a_member_until_removing_them(page, member, fake_provider):
